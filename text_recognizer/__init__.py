@@ -1,0 +1,1 @@
+"""Text Recognizer: handwriting recognition from characters to paragraphs."""

@@ -1,0 +1,6 @@
+"""Data sets, by the class names that experiment configs use."""
+
+from text_recognizer.datasets.dataset import ChecksumError, DataError, Dataset
+from text_recognizer.datasets.emnist_dataset import EmnistDataset
+
+__all__ = ["ChecksumError", "DataError", "Dataset", "EmnistDataset"]

@@ -1,0 +1,128 @@
+"""Base class for data sets: where their files live, and how raw files are fetched and verified.
+
+Each data set names a folder under `data/raw/` whose `metadata.toml` gives the `url`, `filename` and `sha256`
+of its raw file. When `TEXT_RECOGNIZER_DATA_MIRROR` points at a folder laid out like `data/raw/`, the raw file
+and its checksum are taken from `<mirror>/<name>/` instead, and nothing is downloaded.
+
+    >>> from text_recognizer.datasets import EmnistDataset
+    >>> EmnistDataset().raw_file()  # downloads or finds the file, verifies its SHA-256
+    PosixPath('.../matlab.zip')
+"""
+
+import hashlib
+import os
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import toml
+from tqdm import tqdm
+
+DATA_DIRNAME = Path(__file__).resolve().parents[2] / "data"
+MIRROR_ENV_VAR = "TEXT_RECOGNIZER_DATA_MIRROR"
+_CHUNK_SIZE = 1 << 20
+
+
+class DataError(RuntimeError):
+    """A raw data file is missing, cannot be fetched, or is not the file its metadata describes."""
+
+
+class ChecksumError(DataError):
+    """A file's SHA-256 differs from the one its metadata promises."""
+
+    def __init__(self, path: Path, expected: str, actual: str):
+        super().__init__(f"SHA-256 mismatch for {path}: expected {expected}, got {actual}")
+        self.path, self.expected, self.actual = path, expected, actual
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK_SIZE), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download_url(url: str, path: Path, expected_sha256: str, timeout: float = 60.0) -> Path:
+    """Download `url` to `path` with a progress bar; the file appears under its name only once verified."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (URL comes from metadata)
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with open(partial, "wb") as f, tqdm(total=total, unit="B", unit_scale=True, desc=path.name) as bar:
+                for chunk in iter(lambda: response.read(_CHUNK_SIZE), b""):
+                    f.write(chunk)
+                    bar.update(len(chunk))
+            if total is not None and partial.stat().st_size != total:
+                raise DataError(f"Download of {url} stopped after {partial.stat().st_size} of {total} bytes")
+        actual = sha256_of(partial)
+        if actual != expected_sha256:
+            raise ChecksumError(path, expected_sha256, actual)
+        os.replace(partial, path)
+    except DataError:
+        partial.unlink(missing_ok=True)
+        raise
+    except Exception as e:  # network and file errors: never leave a half-written file behind
+        partial.unlink(missing_ok=True)
+        raise DataError(f"Could not download {url} to {path}: {e}") from e
+    return path
+
+
+def read_metadata(folder: Path) -> dict[str, Any]:
+    """The parsed `metadata.toml` of a raw-data folder."""
+    metadata_path = folder / "metadata.toml"
+    if not metadata_path.exists():
+        raise DataError(f"No metadata.toml in {folder}")
+    return toml.load(metadata_path)
+
+
+class Dataset:
+    """A data set whose raw file is described by `data/raw/<raw_name>/metadata.toml`.
+
+    Subclasses set `raw_name` and implement `load_or_generate_data()`; constructing one must stay cheap, since
+    predictors build data sets only to read their mapping and shapes.
+    """
+
+    raw_name: str = ""
+
+    @classmethod
+    def data_dirname(cls) -> Path:
+        return DATA_DIRNAME
+
+    @classmethod
+    def raw_dirname(cls) -> Path:
+        return DATA_DIRNAME / "raw" / cls.raw_name
+
+    @classmethod
+    def metadata(cls) -> dict[str, Any]:
+        """The metadata in force: the mirror's when a mirror is configured, else the project's own."""
+        mirror = os.environ.get(MIRROR_ENV_VAR)
+        return read_metadata(Path(mirror) / cls.raw_name if mirror else cls.raw_dirname())
+
+    @classmethod
+    def raw_file(cls) -> Path:
+        """Path of the verified raw file, downloading it first when there is no mirror and no local copy."""
+        mirror = os.environ.get(MIRROR_ENV_VAR)
+        metadata = cls.metadata()
+        if mirror:
+            path = Path(mirror) / cls.raw_name / metadata["filename"]
+            if not path.exists():
+                raise DataError(f"{MIRROR_ENV_VAR}={mirror} has no {cls.raw_name}/{metadata['filename']}")
+        else:
+            path = cls.raw_dirname() / metadata["filename"]
+            if not path.exists():
+                download_url(metadata["url"], path, metadata["sha256"])
+        actual = sha256_of(path)
+        if actual != metadata["sha256"]:
+            raise ChecksumError(path, metadata["sha256"], actual)
+        return path
+
+    @classmethod
+    def raw_sha256(cls) -> str:
+        """The SHA-256 of the raw file in force, the key for every cache derived from it."""
+        return cls.metadata()["sha256"]
+
+    def load_or_generate_data(self) -> None:
+        raise NotImplementedError

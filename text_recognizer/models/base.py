@@ -1,0 +1,129 @@
+"""The model wrapper: a network plus the data formatting, loss, metrics and weights I/O it is trained with.
+
+    >>> from text_recognizer.models.base import load_shipped_model
+    >>> model = load_shipped_model("CharacterModel_EmnistDataset_lenet")   # builds from the shipped config
+"""
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from text_recognizer.datasets.dataset_sequence import BatchFn, DatasetSequence
+
+WEIGHTS_DIRNAME = Path(__file__).resolve().parents[1] / "weights"
+
+
+class Model:
+    """A network built for a data set's input shape and classes.
+
+    Constructing a model does not load the data set: predictors build one only for its mapping and shapes.
+    """
+
+    batch_augment_fn: BatchFn | None = None
+    batch_format_fn: BatchFn | None = None
+
+    def __init__(
+        self,
+        dataset_cls: type,
+        network_fn: Callable[..., keras.Model],
+        dataset_args: dict[str, Any] | None = None,
+        network_args: dict[str, Any] | None = None,
+    ):
+        self.name = f"{type(self).__name__}_{dataset_cls.__name__}_{network_fn.__name__}"
+        self.data = dataset_cls(**(dataset_args or {}))
+        self.network = network_fn(self.data.input_shape, self.data.num_classes, **(network_args or {}))
+
+    @property
+    def weights_filename(self) -> Path:
+        return WEIGHTS_DIRNAME / f"{self.name}.weights.h5"
+
+    def fit(
+        self,
+        dataset: Any,
+        batch_size: int = 32,
+        epochs: int = 10,
+        learning_rate: float = 1e-3,
+        validation_fraction: float = 0.1,
+        callbacks: list[keras.callbacks.Callback] | None = None,
+    ) -> keras.callbacks.History:
+        """Train on `dataset.x_train`, holding out the last `validation_fraction` of it for validation."""
+        self.network.compile(loss=self.loss(), optimizer=self.optimizer(learning_rate), metrics=self.metrics())
+        num_val = int(len(dataset.x_train) * validation_fraction)
+        split = len(dataset.x_train) - num_val
+        train = DatasetSequence(
+            dataset.x_train[:split],
+            dataset.y_train[:split],
+            batch_size,
+            augment_fn=self.batch_augment_fn,
+            format_fn=self.batch_format_fn,
+            shuffle=True,
+        )
+        validation = None
+        if num_val:
+            x_val, y_val = dataset.x_train[split:], dataset.y_train[split:]
+            validation = DatasetSequence(x_val, y_val, batch_size, format_fn=self.batch_format_fn)
+        return self.network.fit(train, validation_data=validation, epochs=epochs, callbacks=callbacks)
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> dict[str, float]:
+        """Metrics of the model on (x, y); at least `accuracy`."""
+        raise NotImplementedError
+
+    def loss(self) -> Any:
+        return "sparse_categorical_crossentropy"
+
+    def optimizer(self, learning_rate: float) -> keras.optimizers.Optimizer:
+        return keras.optimizers.Adam(learning_rate)
+
+    def metrics(self) -> list[Any]:
+        return ["accuracy"]
+
+    def load_weights(self, path: Path | None = None) -> None:
+        self.network.load_weights(path or self.weights_filename)
+
+    def save_weights(self, path: Path | None = None, info: dict[str, Any] | None = None) -> Path:
+        """Write the weights, and `info` (config, command, metrics) as JSON beside them; each atomically."""
+        path = Path(path or self.weights_filename)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(".partial-" + path.name)  # Keras wants the name to end in .weights.h5
+        self.network.save_weights(partial)
+        os.replace(partial, path)
+        if info is not None:
+            info_path = path.with_name(path.name.removesuffix(".weights.h5") + ".json")
+            partial_info = info_path.with_name(".partial-" + info_path.name)
+            partial_info.write_text(json.dumps(info, indent=2) + "\n")
+            os.replace(partial_info, info_path)
+        return path
+
+
+def build_model(config: dict[str, Any]) -> Model:
+    """The model an experiment config describes: `dataset`, `model`, `network` names and their `*_args`."""
+    # Imported here because these packages import this module.
+    from text_recognizer import datasets, models, networks
+
+    def lookup(module: Any, kind: str) -> Any:
+        name = config.get(kind)
+        if not isinstance(name, str) or not hasattr(module, name):
+            raise ValueError(f"Unknown {kind} {name!r}; choose one of {sorted(module.__all__)}")
+        return getattr(module, name)
+
+    return lookup(models, "model")(
+        dataset_cls=lookup(datasets, "dataset"),
+        network_fn=lookup(networks, "network"),
+        dataset_args=config.get("dataset_args"),
+        network_args=config.get("network_args"),
+    )
+
+
+def load_shipped_model(name: str) -> Model:
+    """The model `weights/<name>.weights.h5` holds, built from the config saved beside it."""
+    info_path = WEIGHTS_DIRNAME / f"{name}.json"
+    if not info_path.exists():
+        raise FileNotFoundError(f"No shipped model {name!r}: {info_path} is missing")
+    model = build_model(json.loads(info_path.read_text())["config"])
+    model.load_weights()
+    return model
