@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python training/run_experiment.py --save "$@" \
-  '{"dataset": "EmnistDataset", "model": "CharacterModel", "network": "lenet", "train_args": {"batch_size": 128, "epochs": 16, "early_stopping_patience": 3}}'
+  '{"dataset": "EmnistDataset", "model": "CharacterModel", "network": "lenet", "train_args": {"batch_size": 128, "epochs": 20, "early_stopping_patience": 4}}'
 python training/run_experiment.py --save "$@" \
-  '{"dataset": "EmnistDataset", "model": "CharacterModel", "network": "mlp", "train_args": {"batch_size": 128, "epochs": 16, "early_stopping_patience": 3}}'
+  '{"dataset": "EmnistDataset", "model": "CharacterModel", "network": "mlp", "train_args": {"batch_size": 128, "epochs": 20, "early_stopping_patience": 4}}'

@@ -4,8 +4,16 @@
         '{"dataset": "EmnistDataset", "model": "CharacterModel", "network": "lenet", "train_args": {"epochs": 2}}'
 
 The config may also be the path of a JSON file. `train_args` takes `batch_size`, `epochs`, `learning_rate`,
-`validation_fraction` and `early_stopping_patience` (0 turns early stopping off). An interrupted run started again
-with the same config resumes from its last finished epoch.
+`validation_fraction`, `early_stopping_patience` and `reduce_lr_patience` (epochs without a better validation loss
+before stopping, or before halving the learning rate; 0 turns either off) and `distribution` ("none",
+"mirrored" or "multi_worker", see training/distribution.py). An interrupted run started again with the same config
+resumes from its last finished epoch.
+
+`key=value` arguments after the config override its entries, dotted keys reaching into nested ones (values are read
+as JSON where they parse, else as strings); this is how a W&B sweep agent passes its parameters:
+
+    python training/run_experiment.py '{"dataset": "EmnistDataset", "model": "CharacterModel", "network": "mlp"}' \
+        train_args.learning_rate=3e-4 network_args.num_layers=4
 """
 
 import argparse
@@ -26,11 +34,35 @@ DEFAULT_TRAIN_ARGS = {
     "learning_rate": 1e-3,
     "validation_fraction": 0.1,
     "early_stopping_patience": 3,
+    "reduce_lr_patience": 1,
+    "distribution": "none",
 }
 
 
-def parse_config(text: str) -> dict[str, Any]:
-    """The experiment config from a JSON string or the path of a JSON file, with defaults filled in."""
+def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """`config` with each `dotted.key=value` of `overrides` set, creating nested objects as needed."""
+    for override in overrides:
+        key, sep, text = override.partition("=")
+        if not sep or not key:
+            raise ValueError(f"Override {override!r} is not of the form key=value")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        *parents, leaf = key.split(".")
+        node = config
+        for parent in parents:
+            node = node.setdefault(parent, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"Override {override!r}: {parent!r} is not an object")
+        node[leaf] = value
+    return config
+
+
+def parse_config(text: str, overrides: list[str] | None = None) -> dict[str, Any]:
+    """The experiment config from a JSON string or the path of a JSON file, overridden, with defaults filled in."""
+    from training.distribution import STRATEGIES
+
     source = Path(text).read_text() if text.lstrip()[:1] != "{" and Path(text).is_file() else text
     try:
         config = json.loads(source)
@@ -38,6 +70,7 @@ def parse_config(text: str) -> dict[str, Any]:
         raise ValueError(f"The experiment config is not valid JSON: {e}") from e
     if not isinstance(config, dict):
         raise ValueError("The experiment config must be a JSON object")
+    apply_overrides(config, overrides or [])
     missing = {"dataset", "model", "network"} - config.keys()
     if missing:
         raise ValueError(f"The experiment config lacks {sorted(missing)}")
@@ -45,66 +78,89 @@ def parse_config(text: str) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"Unknown train_args {sorted(unknown)}; known: {sorted(DEFAULT_TRAIN_ARGS)}")
     config["train_args"] = {**DEFAULT_TRAIN_ARGS, **config.get("train_args", {})}
+    if config["train_args"]["distribution"] not in STRATEGIES:
+        raise ValueError(f"Unknown distribution {config['train_args']['distribution']!r}; choose one of {STRATEGIES}")
     config.setdefault("dataset_args", {})
     config.setdefault("network_args", {})
     return config
 
 
-def run_experiment(config: dict[str, Any], save: bool = False, use_wandb: bool = True) -> dict[str, float]:
-    """Train the configured model, evaluate it on the test split, and with `save` ship its weights."""
+def run_experiment(
+    config: dict[str, Any], save: bool = False, use_wandb: bool = True, gpus: list[int] | None = None
+) -> dict[str, float]:
+    """Train the configured model, evaluate it on the test split, and with `save` ship its weights.
+
+    `gpus` are the GPUs whose utilization is logged (None: all this process sees).
+    """
     import keras
 
     from text_recognizer.datasets.dataset import DATA_DIRNAME
     from text_recognizer.models.base import build_model
+    from training.distribution import make_strategy, task_name
+    from training.gpu_util_sampler import GPUUtilizationSampler
 
-    model = build_model(config)
-    print(f"Experiment: {model.name}\n{json.dumps(config)}")
+    # First, because MultiWorkerMirroredStrategy must exist before any other TensorFlow work.
+    strategy = make_strategy(config["train_args"]["distribution"])
+    # Only the chief of a multi-worker cluster logs and ships weights; the other workers just train with it.
+    task = task_name(strategy)
+    with strategy.scope():
+        model = build_model(config)
+    print(f"Experiment: {model.name} on {strategy.num_replicas_in_sync} replica(s)\n{json.dumps(config)}")
     dataset = model.data
     dataset.load_or_generate_data()
     print(dataset)
 
     train_args = config["train_args"]
     config_key = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
-    callbacks: list[keras.callbacks.Callback] = [
-        keras.callbacks.BackupAndRestore(str(DATA_DIRNAME / "checkpoints" / f"{model.name}_{config_key}"))
-    ]
-    if train_args["early_stopping_patience"] and train_args["validation_fraction"]:
+    backup_dirname = DATA_DIRNAME / "checkpoints" / f"{model.name}_{config_key}{task}"
+    callbacks: list[keras.callbacks.Callback] = [keras.callbacks.BackupAndRestore(str(backup_dirname))]
+    if train_args["validation_fraction"] and train_args["reduce_lr_patience"]:
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=train_args["reduce_lr_patience"], verbose=1)
+        )
+    if train_args["validation_fraction"] and train_args["early_stopping_patience"]:
         callbacks.append(
             keras.callbacks.EarlyStopping(
                 patience=train_args["early_stopping_patience"], restore_best_weights=True, verbose=1
             )
         )
+    # Before the W&B logger, which then logs the utilization this adds to each epoch's logs.
+    callbacks.append(GPUUtilizationSampler(gpus))
     run = None
-    if use_wandb:
+    if use_wandb and not task:
         import wandb
         from wandb.integration.keras import WandbMetricsLogger
 
-        # Offline unless an API key is configured: runs can be synced later with `wandb sync`.
-        online = bool(os.environ.get("WANDB_API_KEY")) or os.environ.get("WANDB_MODE") == "online"
+        # Offline unless an API key is configured or a sweep agent started this run: offline runs can be synced
+        # later with `wandb sync`.
+        online = any(os.environ.get(var) for var in ("WANDB_API_KEY", "WANDB_SWEEP_ID"))
+        online = online or os.environ.get("WANDB_MODE") == "online"
         (DATA_DIRNAME / "wandb").mkdir(parents=True, exist_ok=True)
         run = wandb.init(
             project="text-recognizer",
             config=config,
+            group=config.get("experiment_group"),
             dir=str(DATA_DIRNAME / "wandb"),
             mode="online" if online else "offline",
         )
         callbacks.append(WandbMetricsLogger())
 
-    history = model.fit(
-        dataset,
-        batch_size=train_args["batch_size"],
-        epochs=train_args["epochs"],
-        learning_rate=train_args["learning_rate"],
-        validation_fraction=train_args["validation_fraction"],
-        callbacks=callbacks,
-    )
+    with strategy.scope():  # Model.fit compiles the network, which must happen in the scope too
+        history = model.fit(
+            dataset,
+            batch_size=train_args["batch_size"],
+            epochs=train_args["epochs"],
+            learning_rate=train_args["learning_rate"],
+            validation_fraction=train_args["validation_fraction"],
+            callbacks=callbacks,
+        )
     metrics = {f"test_{name}": value for name, value in model.evaluate(dataset.x_test, dataset.y_test).items()}
     for name, value in metrics.items():
         print(f"{name}: {value:.4f}")
     if run is not None:
         run.summary.update(metrics)
         run.finish()
-    if save:
+    if save and not task:
         info = {
             "config": config,
             "command": "python training/run_experiment.py --save " + shlex.quote(json.dumps(config)),
@@ -119,25 +175,37 @@ def run_experiment(config: dict[str, Any], save: bool = False, use_wandb: bool =
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", help="experiment config: a JSON object, or the path of a JSON file")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config entries to override")
     parser.add_argument("--save", action="store_true", help="write the weights the predictors load")
-    parser.add_argument("--gpu", type=int, default=-1, help="GPU index to use; -1 asks the GPU manager")
+    parser.add_argument(
+        "--gpu", type=int, default=-1, help="GPU index to use; -1 asks the GPU manager (distributed runs use all)"
+    )
     parser.add_argument("--nowandb", action="store_true", help="do not log to Weights & Biases")
     args = parser.parse_args(argv)
     try:
-        config = parse_config(args.config)
+        config = parse_config(args.config, args.overrides)
     except (OSError, ValueError) as e:
         parser.error(str(e))
 
     from text_recognizer.datasets import DataError
     from training.gpu_manager import GPUManager
 
-    gpu_context = GPUManager().acquire() if args.gpu < 0 else contextlib.nullcontext(args.gpu)
+    # CUDA numbers GPUs fastest first by default; NVML, which the GPU manager reads, numbers them by PCI bus.
+    os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    distributed = config["train_args"]["distribution"] != "none"
+    if distributed:  # replicas span every GPU that CUDA_VISIBLE_DEVICES leaves, so none is picked or hidden
+        gpu_context: contextlib.AbstractContextManager[int | None] = contextlib.nullcontext(None)
+    else:
+        gpu_context = GPUManager().acquire() if args.gpu < 0 else contextlib.nullcontext(args.gpu)
     with gpu_context as gpu:
-        # Must happen before TensorFlow initialises its devices, i.e. before the first model is built.
-        os.environ["CUDA_VISIBLE_DEVICES"] = "" if gpu is None else str(gpu)
-        print(f"Device: {'CPU' if gpu is None else f'GPU {gpu}'}")
+        if not distributed:
+            # Must happen before TensorFlow initialises its devices, i.e. before the first model is built.
+            os.environ["CUDA_VISIBLE_DEVICES"] = "" if gpu is None else str(gpu)
+            print(f"Device: {'CPU' if gpu is None else f'GPU {gpu}'}")
+        # The utilization sampler watches the GPU this run got, or every GPU that a distributed run sees.
+        gpus = None if distributed else [gpu] if gpu is not None else []
         try:
-            run_experiment(config, save=args.save, use_wandb=not args.nowandb)
+            run_experiment(config, save=args.save, use_wandb=not args.nowandb, gpus=gpus)
         except (ValueError, DataError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2

@@ -2,5 +2,6 @@
 
 from text_recognizer.datasets.dataset import ChecksumError, DataError, Dataset
 from text_recognizer.datasets.emnist_dataset import EmnistDataset
+from text_recognizer.datasets.emnist_lines_dataset import EmnistLinesDataset
 
-__all__ = ["ChecksumError", "DataError", "Dataset", "EmnistDataset"]
+__all__ = ["ChecksumError", "DataError", "Dataset", "EmnistDataset", "EmnistLinesDataset"]

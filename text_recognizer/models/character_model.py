@@ -18,7 +18,10 @@ class CharacterModel(Model):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         rng = np.random.default_rng(0)
-        self.batch_augment_fn = lambda x, y: (random_affine(x, rng), y)
+        self.batch_augment_fn = lambda x, y: (
+            random_affine(x, rng, max_shift=0.05, max_rotation=5, max_scale=0.05, max_shear=0.1),
+            y,
+        )
 
     def prepare_image(self, image: np.ndarray) -> np.ndarray:
         """Greyscale uint8 image of any size to the network's input: resized, white ink on black."""

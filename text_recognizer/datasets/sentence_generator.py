@@ -1,0 +1,80 @@
+"""Random snippets of English text from the Brown corpus, cut on word boundaries to a maximum length.
+
+    NLTK_DATA=/path/to/nltk_data python -m text_recognizer.datasets.sentence_generator   # prints a few snippets
+
+    >>> generator = SentenceGenerator(max_length=34, alphabet=set(string.ascii_letters + " "))
+    >>> generator.generate(np.random.default_rng(0))
+    'After all the man had no'
+"""
+
+import hashlib
+import re
+import string
+from collections.abc import Iterable
+
+import numpy as np
+
+from text_recognizer.datasets.dataset import DataError
+
+CORPUS = "brown"
+
+
+class SentenceGenerator:
+    """Draws word-aligned snippets of at most `max_length` characters from the Brown corpus.
+
+    Characters outside `alphabet` are dropped from the corpus text before cutting (with runs of spaces collapsed),
+    so every snippet can be rendered from the images of a character data set.
+    """
+
+    def __init__(self, max_length: int, alphabet: Iterable[str]):
+        self.max_length = max_length
+        self.alphabet = set(alphabet)
+        if " " not in self.alphabet:
+            raise ValueError("The alphabet must contain the space that separates words")
+        self.text = _clean_text(" ".join(" ".join(sentence) for sentence in load_corpus_sentences()), self.alphabet)
+        self.word_starts = np.array([0] + [m.end() for m in re.finditer(" ", self.text)])
+
+    def sha256(self) -> str:
+        """Digest of the text snippets are drawn from: a cache key that changes whenever the corpus or alphabet does."""
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    def generate(self, rng: np.random.Generator) -> str:
+        """A snippet starting at a random word and ending on a random later word boundary, at most `max_length` long."""
+        for _ in range(100):  # a start word longer than max_length has no valid end: draw another
+            first = int(rng.integers(len(self.word_starts) - 1))
+            start = self.word_starts[first]
+            # Boundaries are the positions just past each following space; the snippet ends before that space.
+            ends = self.word_starts[first + 1 : first + 2 + self.max_length] - 1
+            ends = ends[ends - start <= self.max_length]
+            if len(ends):
+                return self.text[start : int(rng.choice(ends))]
+        raise DataError(f"Could not draw a snippet of at most {self.max_length} characters from the corpus")
+
+
+def load_corpus_sentences() -> list[list[str]]:
+    """The Brown corpus' sentences as word lists, downloading the corpus once if neither NLTK_DATA nor nltk has it."""
+    import nltk
+
+    try:
+        nltk.data.find(f"corpora/{CORPUS}/")  # the trailing slash also finds a zipped corpus
+    except LookupError:
+        if not nltk.download(CORPUS, quiet=True, raise_on_error=False):
+            raise DataError(
+                f"The NLTK '{CORPUS}' corpus is not installed and could not be downloaded: point NLTK_DATA at a "
+                f"folder holding corpora/{CORPUS}.zip, or run `python -m nltk.downloader {CORPUS}` with internet"
+            ) from None
+    from nltk.corpus import brown
+
+    return [list(sentence) for sentence in brown.sents()]
+
+
+def _clean_text(text: str, alphabet: set[str]) -> str:
+    kept = "".join(char for char in text if char in alphabet)
+    return re.sub(" +", " ", kept).strip()
+
+
+if __name__ == "__main__":
+    generator = SentenceGenerator(34, set(string.ascii_letters + string.digits + " "))
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        print(repr(generator.generate(rng)))
