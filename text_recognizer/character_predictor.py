@@ -5,6 +5,7 @@
     ('e', 0.98...)
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,5 +26,5 @@ class CharacterPredictor:
         """(character, confidence) for an image path, encoded bytes, data URL or greyscale array."""
         return self.predict_batch([image])[0]
 
-    def predict_batch(self, images: list[ImageSource]) -> list[tuple[str, float]]:
+    def predict_batch(self, images: Sequence[ImageSource]) -> list[tuple[str, float]]:
         return self.model.predict_on_images([read_image(image) for image in images])

@@ -19,7 +19,5 @@ def character_error_rate(predictions: Sequence[str], targets: Sequence[str]) -> 
 
 def line_accuracy(predictions: Sequence[str], targets: Sequence[str]) -> float:
     """Mean over lines of 1 - (edit distance / target length), the FSDL lab's line metric."""
-    scores = [
-        1 - editdistance.eval(p, t) / max(len(t), 1) for p, t in zip(predictions, targets, strict=True)
-    ]
+    scores = [1 - editdistance.eval(p, t) / max(len(t), 1) for p, t in zip(predictions, targets, strict=True)]
     return sum(scores) / max(len(scores), 1)

@@ -22,7 +22,7 @@ class ImageError(ValueError):
 
 
 def read_image(source: str | Path | bytes | np.ndarray) -> np.ndarray:
-    """Greyscale uint8 (H, W) array from a file path, encoded image bytes, a `data:image/...;base64,` URL or an array."""
+    """Greyscale uint8 (H, W) array from a file path, encoded image bytes, a `data:image/...;base64,` URL, or array."""
     if isinstance(source, np.ndarray):
         return _from_array(source)
     if isinstance(source, bytes):

@@ -33,8 +33,43 @@ def make_strategy(name: str) -> Any:
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
             raise ValueError("distribution 'multi_worker' needs TF_CONFIG to describe the cluster and this task")
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        _patch_keras_for_multi_worker()
+        return strategy
     raise ValueError(f"Unknown distribution {name!r}; choose one of {list(STRATEGIES)}")
+
+
+def _patch_keras_for_multi_worker() -> None:
+    """Work around Keras 3 failing `fit` under MultiWorkerMirroredStrategy (keras-team/keras#20585).
+
+    Keras reduces a whole (x, y) batch structure across workers just to learn its shapes, and reduces scalar
+    per-replica losses and metrics along an axis 0 they lack. Both only go wrong across several workers; the
+    replacements take the shapes from this worker's first replica, and average scalars over all replicas.
+    """
+    from keras.src import tree
+    from keras.src.backend.tensorflow import trainer
+
+    if getattr(trainer, "_text_recognizer_patched", False):
+        return
+    maybe_symbolic_build = trainer.TensorFlowTrainer._maybe_symbolic_build
+    reduce_per_replica = trainer.reduce_per_replica
+
+    def local_maybe_symbolic_build(self: Any, iterator: Any = None, data_batch: Any = None) -> None:
+        if iterator is not None:
+            local_results = self.distribute_strategy.experimental_local_results
+            for _, _, batches in iterator:
+                data_batch = tree.map_structure(lambda v: local_results(v)[0], next(batches))
+                break
+        maybe_symbolic_build(self, data_batch=data_batch)
+
+    def mean_over_replicas(values: Any, strategy: Any, reduction: str = "auto") -> Any:
+        if reduction in ("auto", "mean"):
+            return tree.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
+        return reduce_per_replica(values, strategy, reduction)
+
+    trainer.TensorFlowTrainer._maybe_symbolic_build = local_maybe_symbolic_build
+    trainer.reduce_per_replica = mean_over_replicas
+    trainer._text_recognizer_patched = True
 
 
 def task_name(strategy: Any) -> str:

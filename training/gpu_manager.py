@@ -52,18 +52,19 @@ def read_gpus() -> list[GPUReading]:
         return _read_nvidia_smi()
     try:
         pynvml.nvmlInit()
+        try:
+            readings = []
+            for index in range(pynvml.nvmlDeviceGetCount()):
+                handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+                memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
+                utilization = pynvml.nvmlDeviceGetUtilizationRates(handle)
+                readings.append(GPUReading(index, memory.used / 2**20, memory.total / 2**20, float(utilization.gpu)))
+            return readings
+        finally:
+            pynvml.nvmlShutdown()
     except pynvml.NVMLError:
+        # No driver, or a GPU that stopped answering: nvidia-smi may still say more.
         return _read_nvidia_smi()
-    try:
-        readings = []
-        for index in range(pynvml.nvmlDeviceGetCount()):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-            memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
-            utilization = pynvml.nvmlDeviceGetUtilizationRates(handle)
-            readings.append(GPUReading(index, memory.used / 2**20, memory.total / 2**20, float(utilization.gpu)))
-        return readings
-    finally:
-        pynvml.nvmlShutdown()
 
 
 def _read_nvidia_smi() -> list[GPUReading]:

@@ -10,13 +10,15 @@ before stopping, or before halving the learning rate; 0 turns either off) and `d
 resumes from its last finished epoch.
 
 `key=value` arguments after the config override its entries, dotted keys reaching into nested ones (values are read
-as JSON where they parse, else as strings); this is how a W&B sweep agent passes its parameters:
+as JSON or Python literals where they parse, else as strings); this is how a W&B sweep agent passes its parameters
+(training/experiments/sweep.yaml). `--dry-run` prints the resulting config without training:
 
     python training/run_experiment.py '{"dataset": "EmnistDataset", "model": "CharacterModel", "network": "mlp"}' \
         train_args.learning_rate=3e-4 network_args.num_layers=4
 """
 
 import argparse
+import ast
 import contextlib
 import hashlib
 import json
@@ -45,18 +47,24 @@ def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, A
         key, sep, text = override.partition("=")
         if not sep or not key:
             raise ValueError(f"Override {override!r} is not of the form key=value")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
         *parents, leaf = key.split(".")
         node = config
         for parent in parents:
             node = node.setdefault(parent, {})
             if not isinstance(node, dict):
                 raise ValueError(f"Override {override!r}: {parent!r} is not an object")
-        node[leaf] = value
+        node[leaf] = _parse_value(text)
     return config
+
+
+def _parse_value(text: str) -> Any:
+    # Python literals too, since a W&B agent writes values with str(): True, None, ['a', 'b'].
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            return parse(text)
+        except (ValueError, SyntaxError):  # json.JSONDecodeError is a ValueError
+            pass
+    return text
 
 
 def parse_config(text: str, overrides: list[str] | None = None) -> dict[str, Any]:
@@ -181,11 +189,15 @@ def main(argv: list[str] | None = None) -> int:
         "--gpu", type=int, default=-1, help="GPU index to use; -1 asks the GPU manager (distributed runs use all)"
     )
     parser.add_argument("--nowandb", action="store_true", help="do not log to Weights & Biases")
+    parser.add_argument("--dry-run", action="store_true", help="print the config with overrides and defaults, and exit")
     args = parser.parse_args(argv)
     try:
         config = parse_config(args.config, args.overrides)
     except (OSError, ValueError) as e:
         parser.error(str(e))
+    if args.dry_run:
+        print(json.dumps(config))
+        return 0
 
     from text_recognizer.datasets import DataError
     from training.gpu_manager import GPUManager

@@ -3,5 +3,15 @@
 from text_recognizer.datasets.dataset import ChecksumError, DataError, Dataset
 from text_recognizer.datasets.emnist_dataset import EmnistDataset
 from text_recognizer.datasets.emnist_lines_dataset import EmnistLinesDataset
+from text_recognizer.datasets.iam_dataset import IamDataset
+from text_recognizer.datasets.iam_lines_dataset import IamLinesDataset
 
-__all__ = ["ChecksumError", "DataError", "Dataset", "EmnistDataset", "EmnistLinesDataset"]
+__all__ = [
+    "ChecksumError",
+    "DataError",
+    "Dataset",
+    "EmnistDataset",
+    "EmnistLinesDataset",
+    "IamDataset",
+    "IamLinesDataset",
+]

@@ -92,7 +92,7 @@ class EmnistLinesDataset(Dataset):
                 for index, (split, (images, labels, count)) in enumerate(splits.items()):
                     rng = np.random.default_rng([self.seed, index])
                     x, y = self._draw_lines(count, images, labels, generator, rng)
-                    f.create_dataset(f"x_{split}", data=x, compression="lzf", chunks=(1, *x.shape[1:]))
+                    f.create_dataset(f"x_{split}", data=x, compression="lzf")
                     f.create_dataset(f"y_{split}", data=y)
             os.replace(partial, path)
         with h5py.File(path, "r") as f:

@@ -12,6 +12,7 @@ import hashlib
 import html
 import re
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
@@ -210,18 +211,17 @@ class IamDataset(Dataset):
         if self.num_skipped:
             print(f"IAM: skipped {self.num_skipped} annotated lines whose form image is not in {self.zip_path.name}")
 
-    def read_form_image(self, form_id: str, archive: zipfile.ZipFile | None = None) -> np.ndarray:
-        """A form page as a greyscale uint8 array, dark ink on light paper; pass an open `archive` to reuse it."""
+    def form_images(self, form_ids: Iterable[str]) -> Iterator[tuple[str, np.ndarray]]:
+        """(form id, page) for each form, the page greyscale uint8, dark ink on light paper; one archive opening."""
         if self.zip_path is None:
             raise DataError("Call load_or_generate_data() first")
-        if archive is None:
-            with zipfile.ZipFile(self.zip_path) as opened:
-                return self.read_form_image(form_id, opened)
-        data = np.frombuffer(archive.read(self.form_members[form_id]), dtype=np.uint8)
-        image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
-        if image is None:
-            raise DataError(f"Cannot decode {self.form_members[form_id]} in {self.zip_path}")
-        return image
+        with zipfile.ZipFile(self.zip_path) as archive:
+            for form_id in form_ids:
+                data = np.frombuffer(archive.read(self.form_members[form_id]), np.uint8)
+                image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+                if image is None:
+                    raise DataError(f"Cannot decode {self.form_members[form_id]} in {self.zip_path}")
+                yield form_id, image
 
     def __repr__(self) -> str:
         counts = {split: sum(line.split == split for line in self.lines) for split in ("train", "validation", "test")}

@@ -7,6 +7,7 @@
     'After all the man had no'
 """
 
+import functools
 import hashlib
 import re
 import string
@@ -31,7 +32,7 @@ class SentenceGenerator:
         self.alphabet = set(alphabet)
         if " " not in self.alphabet:
             raise ValueError("The alphabet must contain the space that separates words")
-        self.text = _clean_text(" ".join(" ".join(sentence) for sentence in load_corpus_sentences()), self.alphabet)
+        self.text = _clean_text(corpus_text(), self.alphabet)
         self.word_starts = np.array([0] + [m.end() for m in re.finditer(" ", self.text)])
 
     def sha256(self) -> str:
@@ -51,8 +52,9 @@ class SentenceGenerator:
         raise DataError(f"Could not draw a snippet of at most {self.max_length} characters from the corpus")
 
 
-def load_corpus_sentences() -> list[list[str]]:
-    """The Brown corpus' sentences as word lists, downloading the corpus once if neither NLTK_DATA nor nltk has it."""
+@functools.cache
+def corpus_text() -> str:
+    """The Brown corpus' words joined by spaces, downloading the corpus once if neither NLTK_DATA nor nltk has it."""
     import nltk
 
     try:
@@ -65,11 +67,11 @@ def load_corpus_sentences() -> list[list[str]]:
             ) from None
     from nltk.corpus import brown
 
-    return [list(sentence) for sentence in brown.sents()]
+    return " ".join(brown.words())
 
 
 def _clean_text(text: str, alphabet: set[str]) -> str:
-    kept = "".join(char for char in text if char in alphabet)
+    kept = text.translate({ord(char): None for char in set(text) - alphabet})
     return re.sub(" +", " ", kept).strip()
 
 

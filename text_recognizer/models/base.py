@@ -70,7 +70,11 @@ class Model:
         return self.network.fit(train, validation_data=validation, epochs=epochs, callbacks=callbacks)
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> dict[str, float]:
-        """Metrics of the model on (x, y); at least `accuracy`."""
+        """Metrics of the model on (x, y): the key ones (characters: `accuracy`; lines: `cer`, `line_accuracy`)."""
+        raise NotImplementedError
+
+    def predict_on_images(self, images: list[np.ndarray]) -> list[tuple[str, float]]:
+        """(text, confidence) for each greyscale image."""
         raise NotImplementedError
 
     def loss(self) -> Any:

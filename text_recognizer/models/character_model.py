@@ -24,21 +24,36 @@ class CharacterModel(Model):
         )
 
     def prepare_image(self, image: np.ndarray) -> np.ndarray:
-        """Greyscale uint8 image of any size to the network's input: resized, white ink on black."""
+        """Greyscale uint8 image to the network's input: white ink on black, framed as EMNIST frames characters.
+
+        Images already of the input shape are taken as EMNIST-like and passed through unchanged.
+        """
         height, width = self.data.input_shape[:2]
         # EMNIST ink is bright on a dark ground; a page scan (dark ink, bright border) is inverted to match.
         border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
         if border.mean() > 127:
             image = 255 - image
-        if image.shape != (height, width):
-            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-        return image
+        if image.shape == (height, width):
+            return image
+        # As EMNIST was made: crop to the ink, centre it in a square with a small margin, then downsample.
+        rows, cols = np.nonzero(image > image.max() / 4)
+        if len(rows):
+            image = image[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        side = int(max(image.shape) * 1.15) + 2
+        top, left = (side - image.shape[0]) // 2, (side - image.shape[1]) // 2
+        image = cv2.copyMakeBorder(
+            image, top, side - image.shape[0] - top, left, side - image.shape[1] - left, cv2.BORDER_CONSTANT, value=0
+        )
+        return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
     def predict_on_images(self, images: list[np.ndarray], batch_size: int = 512) -> list[tuple[str, float]]:
         """(character, confidence) for each greyscale image."""
         batch = np.stack([self.prepare_image(image) for image in images])
         probabilities = np.concatenate(
-            [np.asarray(self.network(batch[i : i + batch_size], training=False)) for i in range(0, len(batch), batch_size)]
+            [
+                np.asarray(self.network(batch[i : i + batch_size], training=False))
+                for i in range(0, len(batch), batch_size)
+            ]
         )
         labels = probabilities.argmax(axis=1)
         return [(self.data.mapping[label], float(p[label])) for label, p in zip(labels, probabilities, strict=True)]

@@ -60,7 +60,7 @@ class LineModel(Model):
 
     def decode(self, probabilities: np.ndarray) -> tuple[list[list[int]], np.ndarray]:
         """Most likely label per position, and the product of those probabilities per line."""
-        return list(probabilities.argmax(axis=-1)), probabilities.max(axis=-1).prod(axis=-1)
+        return probabilities.argmax(axis=-1).tolist(), probabilities.max(axis=-1).prod(axis=-1)
 
     def labels_to_text(self, labels: list[int] | np.ndarray) -> str:
         """Text of a label sequence: up to the first padding, without surrounding spaces."""
@@ -70,6 +70,8 @@ class LineModel(Model):
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 64) -> dict[str, float]:
         """Character error rate over the split, and the mean per-line accuracy (1 - that line's error rate)."""
-        predictions = [text for i in range(0, len(x), batch_size) for text, _ in self.predict_on_batch(x[i : i + batch_size])]
+        predictions = [
+            text for i in range(0, len(x), batch_size) for text, _ in self.predict_on_batch(x[i : i + batch_size])
+        ]
         targets = [self.labels_to_text(labels) for labels in y]
         return {"cer": character_error_rate(predictions, targets), "line_accuracy": line_accuracy(predictions, targets)}

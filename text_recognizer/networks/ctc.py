@@ -39,9 +39,7 @@ class CtcLoss(keras.losses.Loss):
         return {**super().get_config(), "blank_label": self.blank_label}
 
 
-def ctc_decode(
-    probabilities: np.ndarray, blank_label: int, beam_width: int = 1
-) -> tuple[list[list[int]], np.ndarray]:
+def ctc_decode(probabilities: np.ndarray, blank_label: int, beam_width: int = 1) -> tuple[list[list[int]], np.ndarray]:
     """Label sequences of a batch of softmax outputs (batch, steps, classes), and the probability of each.
 
     With `beam_width` 1 this is the greedy best path (repeats merged, then blanks dropped) and its probability, the

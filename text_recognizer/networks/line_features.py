@@ -18,7 +18,9 @@ def line_conv_features(
     x = keras.layers.Reshape((height, -1, 1))(x)
     for block_filters, pool_size in zip(filters, pool_sizes, strict=True):
         x = keras.layers.Conv2D(block_filters, 3, padding="same", use_bias=False)(x)
-        x = keras.layers.BatchNormalization()(x)
+        # Adam moves the conv weights fast early on; the default momentum (0.99) leaves the inference statistics so
+        # far behind that CTC outputs collapse at inference while the training loss still falls.
+        x = keras.layers.BatchNormalization(momentum=0.9)(x)
         x = keras.layers.Activation("relu")(x)
         x = keras.layers.MaxPooling2D(pool_size)(x)
     return inputs, x

@@ -26,6 +26,7 @@ def test_training_batches_are_jittered_but_labels_kept() -> None:
     x = np.zeros((4, 28, 28), np.uint8)
     x[:, 10:18, 10:18] = 255
     y = np.arange(4)
+    assert model.batch_augment_fn is not None
     x_aug, y_aug = model.batch_augment_fn(x, y)
     assert x_aug.shape == x.shape and x_aug.dtype == np.uint8
     np.testing.assert_array_equal(y_aug, y)

@@ -3,6 +3,7 @@
 import base64
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -27,11 +28,16 @@ def test_support_files_exist() -> None:
     assert len(SUPPORT_FILES) >= 20
 
 
-@pytest.mark.parametrize("path", SUPPORT_FILES, ids=lambda p: p.stem)
-def test_predicts_support_image(predictor: CharacterPredictor, path: Path) -> None:
-    char, confidence = predictor.predict(path)
-    assert char == _expected(path)
-    assert 0.5 < confidence <= 1.0
+def test_reads_support_images(predictor: CharacterPredictor) -> None:
+    # The first test-split image of each of 32 classes, not picked for the model: it reads 86.5% of the whole split.
+    predictions = predictor.predict_batch(SUPPORT_FILES)
+    correct = [char == _expected(path) for (char, _), path in zip(predictions, SUPPORT_FILES, strict=True)]
+    assert sum(correct) / len(correct) >= 0.8
+    assert all(0 < confidence <= 1 for _, confidence in predictions)
+    # A right answer comes with more confidence than a wrong one, on average.
+    right = np.mean([c for (_, c), ok in zip(predictions, correct, strict=True) if ok])
+    wrong = np.mean([c for (_, c), ok in zip(predictions, correct, strict=True) if not ok] or [0.0])
+    assert right > wrong
 
 
 def test_every_input_form_agrees(predictor: CharacterPredictor) -> None:
@@ -42,11 +48,15 @@ def test_every_input_form_agrees(predictor: CharacterPredictor) -> None:
     assert all(result == results[0] for result in results)
 
 
-def test_dark_ink_on_light_paper_is_read_too(predictor: CharacterPredictor) -> None:
-    for path in SUPPORT_FILES[:5]:
+def test_dark_ink_on_a_larger_page_is_read_alike(predictor: CharacterPredictor) -> None:
+    agree = 0
+    for path in SUPPORT_FILES:
         image = read_image(path)
-        page_like = np.pad(255 - image, 20, constant_values=255)  # larger, inverted: as a scan would be
-        assert predictor.predict(page_like)[0] == _expected(path)
+        # Enlarged, inverted and placed off-centre on a wider page: as a phone photo of one letter would be.
+        large = cv2.resize(255 - image, (112, 112), interpolation=cv2.INTER_CUBIC)
+        page = np.pad(large, ((30, 50), (80, 10)), constant_values=255)
+        agree += predictor.predict(page)[0] == predictor.predict(image)[0]
+    assert agree / len(SUPPORT_FILES) >= 0.9
 
 
 def test_batch_matches_single(predictor: CharacterPredictor) -> None:

@@ -104,7 +104,9 @@ def test_mirror_without_the_data_set_is_a_clear_error(tmp_path: Path, monkeypatc
 def test_without_mirror_downloads_once(data_dir: Path, server_url: str) -> None:
     raw = data_dir / "raw" / "toy"
     raw.mkdir(parents=True)
-    (raw / "metadata.toml").write_text(f'url = "{server_url}/toy.bin"\nfilename = "toy.bin"\nsha256 = "{PAYLOAD_SHA256}"\n')
+    (raw / "metadata.toml").write_text(
+        f'url = "{server_url}/toy.bin"\nfilename = "toy.bin"\nsha256 = "{PAYLOAD_SHA256}"\n'
+    )
     assert _ToyDataset.raw_file().read_bytes() == PAYLOAD
     assert _ToyDataset.raw_file() == raw / "toy.bin"
 

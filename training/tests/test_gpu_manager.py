@@ -69,23 +69,23 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str | None,
     return url, tmp_path
 
 
-def test_busy_gpus_are_skipped(tmp_path: Path):
+def test_busy_gpus_are_skipped(tmp_path: Path) -> None:
     with GPUManager(readings(BUSY, FREE), gpu_locks(None, tmp_path)).acquire(wait_s=0) as gpu:
         assert gpu == 1
 
 
-def test_no_gpu_means_cpu(tmp_path: Path):
+def test_no_gpu_means_cpu(tmp_path: Path) -> None:
     with GPUManager(readings(), gpu_locks(None, tmp_path)).acquire() as gpu:
         assert gpu is None
 
 
-def test_all_busy_falls_back_to_cpu_after_waiting(tmp_path: Path):
+def test_all_busy_falls_back_to_cpu_after_waiting(tmp_path: Path) -> None:
     manager = GPUManager(readings(BUSY, BUSY), gpu_locks(None, tmp_path), poll_interval_s=0.01)
     with manager.acquire(wait_s=0.05) as gpu:
         assert gpu is None
 
 
-def test_threads_never_share_a_gpu(backend: tuple[str | None, Path]):
+def test_threads_never_share_a_gpu(backend: tuple[str | None, Path]) -> None:
     manager = GPUManager(readings(FREE, FREE), gpu_locks(*backend))
     got: list[int | None] = []
     all_holding = threading.Barrier(3, timeout=10)
@@ -103,7 +103,7 @@ def test_threads_never_share_a_gpu(backend: tuple[str | None, Path]):
     assert sorted(got, key=str) == [0, 1, None]
 
 
-def test_processes_never_share_a_gpu(backend: tuple[str | None, Path]):
+def test_processes_never_share_a_gpu(backend: tuple[str | None, Path]) -> None:
     redis_url, lock_dirname = backend
     holder_code = textwrap.dedent(
         """
@@ -136,7 +136,7 @@ def test_processes_never_share_a_gpu(backend: tuple[str | None, Path]):
         assert gpu == 0
 
 
-def test_waits_for_a_gpu_to_be_released(backend: tuple[str | None, Path]):
+def test_waits_for_a_gpu_to_be_released(backend: tuple[str | None, Path]) -> None:
     manager = GPUManager(readings(FREE), gpu_locks(*backend), poll_interval_s=0.02)
     first_holding, got = threading.Event(), []
 
@@ -156,7 +156,7 @@ def test_waits_for_a_gpu_to_be_released(backend: tuple[str | None, Path]):
     assert got == [0]
 
 
-def test_redis_lock_outlives_its_ttl_while_held_and_only_its_owner_releases_it(redis_url: str):
+def test_redis_lock_outlives_its_ttl_while_held_and_only_its_owner_releases_it(redis_url: str) -> None:
     import redis
 
     client = redis.Redis.from_url(redis_url)
@@ -171,12 +171,12 @@ def test_redis_lock_outlives_its_ttl_while_held_and_only_its_owner_releases_it(r
     client.delete("test:renewal")
 
 
-def test_redis_url_selects_redis_locks(monkeypatch: pytest.MonkeyPatch, redis_url: str):
+def test_redis_url_selects_redis_locks(monkeypatch: pytest.MonkeyPatch, redis_url: str) -> None:
     monkeypatch.setenv("REDIS_URL", redis_url)
     assert isinstance(GPUManager(readings()).lock_fn(0), RedisGPULock)
 
 
-def test_readings_come_from_nvml(monkeypatch: pytest.MonkeyPatch):
+def test_readings_come_from_nvml(monkeypatch: pytest.MonkeyPatch) -> None:
     fake_nvml = types.SimpleNamespace(
         NVMLError=RuntimeError,
         nvmlInit=lambda: None,
@@ -190,7 +190,7 @@ def test_readings_come_from_nvml(monkeypatch: pytest.MonkeyPatch):
     assert gpu_manager.read_gpus() == [GPUReading(0, 1024, 16384, 0), GPUReading(1, 2048, 16384, 40)]
 
 
-def test_readings_fall_back_to_nvidia_smi(monkeypatch: pytest.MonkeyPatch):
+def test_readings_fall_back_to_nvidia_smi(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_driver() -> None:
         raise RuntimeError("NVML Shared Library Not Found")
 
@@ -200,7 +200,7 @@ def test_readings_fall_back_to_nvidia_smi(monkeypatch: pytest.MonkeyPatch):
     assert gpu_manager.read_gpus() == [GPUReading(0, 100, 16000, 3), GPUReading(1, 9000, 16000, 88)]
 
 
-def test_no_driver_means_no_readings(monkeypatch: pytest.MonkeyPatch):
+def test_no_driver_means_no_readings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pynvml", None)  # as if nvidia-ml-py were not installed
 
     def missing(*args, **kwargs):

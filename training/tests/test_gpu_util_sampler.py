@@ -17,7 +17,7 @@ def fake_reader():
     return lambda: [GPUReading(0, 0, 16_000, next(cycle)), GPUReading(1, 0, 16_000, 100.0)]
 
 
-def test_epoch_logs_get_mean_and_max_of_the_watched_gpu():
+def test_epoch_logs_get_mean_and_max_of_the_watched_gpu() -> None:
     sampler = GPUUtilizationSampler(gpus=[0], interval_s=0.01, read_fn=fake_reader())
     sampler.on_train_begin()
     sampler.on_epoch_begin(0)
@@ -30,7 +30,7 @@ def test_epoch_logs_get_mean_and_max_of_the_watched_gpu():
     assert logs["loss"] == 1.0
 
 
-def test_a_short_epoch_still_gets_a_value():
+def test_a_short_epoch_still_gets_a_value() -> None:
     sampler = GPUUtilizationSampler(gpus=[1], interval_s=60, read_fn=fake_reader())
     sampler.on_train_begin()
     sampler.on_epoch_begin(0)  # drops the sample taken at the start of training
@@ -41,7 +41,7 @@ def test_a_short_epoch_still_gets_a_value():
 
 
 @pytest.mark.parametrize("gpus", [[], None])
-def test_without_a_gpu_it_does_nothing(gpus: list[int] | None):
+def test_without_a_gpu_it_does_nothing(gpus: list[int] | None) -> None:
     sampler = GPUUtilizationSampler(gpus=gpus, interval_s=0.01, read_fn=lambda: [])
     sampler.on_train_begin()
     sampler.on_epoch_begin(0)
@@ -51,7 +51,7 @@ def test_without_a_gpu_it_does_nothing(gpus: list[int] | None):
     assert sampler._thread is None and logs == {"loss": 1.0}
 
 
-def test_visible_gpus_follow_cuda_visible_devices(monkeypatch: pytest.MonkeyPatch):
+def test_visible_gpus_follow_cuda_visible_devices(monkeypatch: pytest.MonkeyPatch) -> None:
     readings = fake_reader()()
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     assert visible_gpus(readings) == [0, 1]
@@ -61,7 +61,7 @@ def test_visible_gpus_follow_cuda_visible_devices(monkeypatch: pytest.MonkeyPatc
     assert visible_gpus(readings) == []
 
 
-def test_fit_history_records_utilization():
+def test_fit_history_records_utilization() -> None:
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     model.compile(loss="mse", optimizer="sgd")
     x, y = np.zeros((32, 4), "float32"), np.zeros((32, 1), "float32")

@@ -1,6 +1,6 @@
 """Writes a few real EMNIST test-split images to `support/emnist/<char>.png` for the predictor tests.
 
-    TEXT_RECOGNIZER_DATA_MIRROR=../shared/data/raw python text_recognizer/tests/support/create_emnist_support_files.py
+    TEXT_RECOGNIZER_DATA_MIRROR=../shared/data/raw python -m text_recognizer.tests.support.create_emnist_support_files
 
 One image per chosen character: the first test image of that class that the shipped LeNet-class model need not
 guess at, i.e. the characters that EMNIST ByClass does not confuse by nature (no o/O/0, l/1/I, s/S, ...).

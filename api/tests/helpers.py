@@ -1,0 +1,92 @@
+"""Helpers of the API tests: real support images, a fake predictor and a local image server."""
+
+import base64
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+
+from text_recognizer.models.base import WEIGHTS_DIRNAME
+
+SUPPORT_DIRNAME = Path(__file__).resolve().parents[2] / "text_recognizer" / "tests" / "support"
+CHARACTER_IMAGES = sorted((SUPPORT_DIRNAME / "emnist").glob("*.png"))
+# The line mode serves IAM's model when it is shipped, so its test lines are IAM's then.
+IAM_LINES_SHIPPED = any(WEIGHTS_DIRNAME.glob("LineModelCtc_IamLinesDataset_*.json"))
+LINE_SUPPORT_DIRNAME = SUPPORT_DIRNAME / ("iam_lines" if IAM_LINES_SHIPPED else "emnist_lines")
+
+
+def expected_character(path: Path) -> str:
+    return path.stem.split("_")[1]  # upper_A.png -> A
+
+
+def line_texts() -> dict[Path, str]:
+    """Each support line image and its text."""
+    texts = json.loads((LINE_SUPPORT_DIRNAME / "texts.json").read_text())
+    return {LINE_SUPPORT_DIRNAME / name: text for name, text in texts.items()}
+
+
+def data_url(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode()
+
+
+class FakePredictor:
+    """Answers ("fake", 0.5) and keeps what it was given, and how many calls ever overlapped."""
+
+    def __init__(self, delay: float = 0.0):
+        self.images: list[np.ndarray] = []
+        self.delay = delay
+        self.running = 0
+        self.max_running = 0
+        self._count_lock = threading.Lock()
+
+    def predict(self, image: np.ndarray) -> tuple[str, float]:
+        with self._count_lock:
+            self.running += 1
+            self.max_running = max(self.max_running, self.running)
+        time.sleep(self.delay)
+        self.images.append(image)
+        with self._count_lock:
+            self.running -= 1
+        return "fake", 0.5
+
+
+class ImageServer(ThreadingHTTPServer):
+    """A local HTTP server for image_url tests: `routes` maps a path to (status, headers, body); `hits` the paths.
+
+    A header given as None is left out; a body without Content-Length lasts until the connection closes.
+    """
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _ImageRequestHandler)
+        self.routes: dict[str, tuple[int, dict[str, str | None], bytes]] = {}
+        self.hits: list[str] = []
+        self.delay = 0.0
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server_port}{path}"
+
+
+class _ImageRequestHandler(BaseHTTPRequestHandler):
+    server: ImageServer
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+        self.server.hits.append(self.path)
+        status, headers, body = self.server.routes.get(self.path, (404, {}, b"not found"))
+        time.sleep(self.server.delay)
+        self.send_response(status)
+        for name, value in {"Content-Length": str(len(body)), **headers}.items():
+            if value is not None:
+                self.send_header(name, value)
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading, as the API does past its size cap
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # keep the test output clean

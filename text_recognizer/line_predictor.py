@@ -1,0 +1,42 @@
+"""Recognizes one line of handwritten text.
+
+    >>> from text_recognizer.line_predictor import LinePredictor
+    >>> LinePredictor().predict("text_recognizer/tests/support/emnist_lines/2.png")
+    ('fathers in the forest', 0.9...)
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from text_recognizer.models.base import load_shipped_model
+from text_recognizer.models.line_model_ctc import LineModelCtc
+from text_recognizer.util import read_image
+
+ImageSource = str | Path | bytes | np.ndarray
+
+#: The shipped model each data set's predictor loads.
+SHIPPED_MODELS = {"emnist_lines": "LineModelCtc_EmnistLinesDataset_line_lstm_ctc"}
+
+
+class LinePredictor:
+    """Loads the shipped line model for `dataset` and reads images of any width and height.
+
+    Args:
+        dataset: which shipped model to load, a key of `SHIPPED_MODELS`.
+        beam_width: above 1, CTC models decode with beam search of this width instead of the greedy best path.
+    """
+
+    def __init__(self, dataset: str = "emnist_lines", beam_width: int = 1):
+        if dataset not in SHIPPED_MODELS:
+            raise ValueError(f"No line model for data set {dataset!r}; choose one of {sorted(SHIPPED_MODELS)}")
+        self.model = load_shipped_model(SHIPPED_MODELS[dataset])
+        if isinstance(self.model, LineModelCtc):
+            self.model.beam_width = beam_width
+
+    def predict(self, image: ImageSource) -> tuple[str, float]:
+        """(text, confidence) for an image path, encoded bytes, data URL or greyscale array."""
+        return self.predict_batch([image])[0]
+
+    def predict_batch(self, images: list[ImageSource]) -> list[tuple[str, float]]:
+        return self.model.predict_on_images([read_image(image) for image in images])

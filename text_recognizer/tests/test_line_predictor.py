@@ -1,0 +1,87 @@
+"""The shipped line predictor on EMNIST Lines test-split lines (see support/create_emnist_lines_support_files.py)."""
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from text_recognizer.line_predictor import LinePredictor
+from text_recognizer.metrics import character_error_rate
+from text_recognizer.util import ImageError, read_image
+
+SUPPORT_DIRNAME = Path(__file__).parent / "support" / "emnist_lines"
+TEXTS = json.loads((SUPPORT_DIRNAME / "texts.json").read_text())
+# A line may lose a character or two to EMNIST's look-alikes (o/O/0, l/I/1); over all lines the rate must be low.
+MAX_LINE_CER = 0.25
+MAX_MEAN_CER = 0.1
+
+
+@pytest.fixture(scope="module")
+def predictor() -> LinePredictor:
+    return LinePredictor()
+
+
+def _cer_of_variants(predictor: LinePredictor, variant) -> float:
+    """Character error rate over all support lines after `variant` changes each image."""
+    predictions, targets = [], []
+    for name, text in TEXTS.items():
+        predicted, confidence = predictor.predict(variant(read_image(SUPPORT_DIRNAME / name)))
+        assert 0 <= confidence <= 1
+        assert character_error_rate([predicted], [text]) <= MAX_LINE_CER, (predicted, text)
+        predictions.append(predicted)
+        targets.append(text)
+    return character_error_rate(predictions, targets)
+
+
+def test_support_files_exist() -> None:
+    assert len(TEXTS) >= 5 and all((SUPPORT_DIRNAME / name).is_file() for name in TEXTS)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        pytest.param(lambda image: image, id="cropped-to-ink"),
+        pytest.param(lambda image: np.pad(image, ((0, 0), (0, 600))), id="padded-wider-than-training"),
+        pytest.param(lambda image: image[:, : image.shape[1] - 3], id="cropped-tight"),
+        pytest.param(
+            lambda image: np.pad(255 - image, ((0, 0), (0, 200)), constant_values=255), id="dark-ink-on-paper"
+        ),
+        pytest.param(lambda image: np.repeat(np.repeat(image, 2, axis=0), 2, axis=1), id="twice-the-resolution"),
+    ],
+)
+def test_reads_support_lines(predictor: LinePredictor, variant) -> None:
+    assert _cer_of_variants(predictor, variant) <= MAX_MEAN_CER
+
+
+def test_every_input_form_agrees(predictor: LinePredictor) -> None:
+    path = SUPPORT_DIRNAME / next(iter(TEXTS))
+    data = path.read_bytes()
+    data_url = "data:image/png;base64," + base64.b64encode(data).decode()
+    results = [predictor.predict(source) for source in (path, str(path), data, data_url, read_image(path))]
+    assert all(result == results[0] for result in results)
+
+
+def test_batch_matches_single(predictor: LinePredictor) -> None:
+    paths = [SUPPORT_DIRNAME / name for name in TEXTS]
+    batch = predictor.predict_batch(paths)
+    for (text, confidence), path in zip(batch, paths, strict=True):
+        single_text, single_confidence = predictor.predict(path)
+        assert text == single_text and confidence == pytest.approx(single_confidence, rel=1e-4)
+
+
+def test_beam_search_reads_as_well() -> None:
+    predictor = LinePredictor(beam_width=10)
+    predictions = [predictor.predict(SUPPORT_DIRNAME / name)[0] for name in TEXTS]
+    assert character_error_rate(predictions, list(TEXTS.values())) <= MAX_MEAN_CER
+
+
+def test_unknown_dataset_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="No line model"):
+        LinePredictor("nosuch")
+
+
+def test_bad_image_is_an_image_error(predictor: LinePredictor) -> None:
+    with pytest.raises(ImageError):
+        predictor.predict(b"definitely not a png")
