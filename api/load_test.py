@@ -24,16 +24,13 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 SUPPORT_DIRNAME = ROOT / "text_recognizer" / "tests" / "support"
-DEFAULT_IMAGES = {
-    "line": SUPPORT_DIRNAME / "emnist_lines" / "0.png",
-    "character": SUPPORT_DIRNAME / "emnist" / "upper_A.png",
-}
+WEIGHTS_DIRNAME = ROOT / "text_recognizer" / "weights"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mode", default="line", choices=["line", "paragraph", "character"])
-    parser.add_argument("--image", type=Path, help="image to send (default: a support image for the mode)")
+    parser.add_argument("--mode", default="line", choices=["line", "character"])
+    parser.add_argument("--image", type=Path, help="image to send (default: a support image the mode's model reads)")
     parser.add_argument("--requests", type=int, default=200, help="requests per concurrency level")
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 8, 64], help="concurrency levels")
     parser.add_argument("--max-seconds", type=float, default=60, help="wall-clock cap per level")
@@ -41,7 +38,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="gunicorn worker processes")
     args = parser.parse_args()
 
-    image_path = args.image or DEFAULT_IMAGES[args.mode]
+    image_path = args.image or _support_image(args.mode)
     encoded = base64.b64encode(image_path.read_bytes()).decode()
     body = json.dumps({"mode": args.mode, "image": f"data:image/png;base64,{encoded}"})
     with Image.open(image_path) as image:
@@ -69,6 +66,14 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=30)
     return 0
+
+
+def _support_image(mode: str) -> Path:
+    """A test image of the data the mode's shipped model was trained on (IAM lines when that model is shipped)."""
+    if mode == "character":
+        return SUPPORT_DIRNAME / "emnist" / "upper_A.png"
+    iam = any(WEIGHTS_DIRNAME.glob("LineModelCtc_IamLinesDataset_*.json"))
+    return min((SUPPORT_DIRNAME / ("iam_lines" if iam else "emnist_lines")).glob("*.png"))
 
 
 def _run_level(port: int, body: str, concurrency: int, requests: int, max_seconds: float) -> str:

@@ -7,7 +7,8 @@ The config may also be the path of a JSON file. `train_args` takes `batch_size`,
 `validation_fraction`, `early_stopping_patience` and `reduce_lr_patience` (epochs without a better validation loss
 before stopping, or before halving the learning rate; 0 turns either off) and `distribution` ("none",
 "mirrored" or "multi_worker", see training/distribution.py). An interrupted run started again with the same config
-resumes from its last finished epoch.
+resumes from its last finished epoch, also when only its `epochs` changed (so a run can be extended, or cut short
+and saved from where it is).
 
 `key=value` arguments after the config override its entries, dotted keys reaching into nested ones (values are read
 as JSON or Python literals where they parse, else as strings); this is how a W&B sweep agent passes its parameters
@@ -119,7 +120,9 @@ def run_experiment(
     print(dataset)
 
     train_args = config["train_args"]
-    config_key = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+    # The epoch budget is left out of the key so that a run can be resumed with more (or fewer) epochs.
+    resumable = {**config, "train_args": {k: v for k, v in train_args.items() if k != "epochs"}}
+    config_key = hashlib.sha256(json.dumps(resumable, sort_keys=True).encode()).hexdigest()[:12]
     backup_dirname = DATA_DIRNAME / "checkpoints" / f"{model.name}_{config_key}{task}"
     callbacks: list[keras.callbacks.Callback] = [keras.callbacks.BackupAndRestore(str(backup_dirname))]
     if train_args["validation_fraction"] and train_args["reduce_lr_patience"]:

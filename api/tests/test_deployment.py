@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from api.tests.helpers import CHARACTER_IMAGES, data_url, expected_character
+from api.tests.helpers import CHARACTER_IMAGES, data_url
 from text_recognizer.datasets.dataset import MIRROR_ENV_VAR
+from text_recognizer.util import read_image
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVING_DOCKERFILE = ROOT / "api" / "Dockerfile"
@@ -128,7 +129,7 @@ def _image_layout(tmp_path: Path) -> Path:
     return app_dirname
 
 
-def test_serving_command_serves_predictions_from_the_image_layout(tmp_path: Path) -> None:
+def test_serving_command_serves_predictions_from_the_image_layout(tmp_path: Path, shipped_predictors) -> None:
     if shutil.which("gunicorn") is None:
         pytest.skip("gunicorn is not installed (it is in the Pipfile: pipenv sync)")
     app_dirname = _image_layout(tmp_path)
@@ -148,7 +149,9 @@ def test_serving_command_serves_predictions_from_the_image_layout(tmp_path: Path
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:
-            assert json.load(response)["pred"] == expected_character(path)
+            answer = json.load(response)
+        pred, conf = shipped_predictors["character"].predict(read_image(path))
+        assert answer["pred"] == pred and answer["conf"] == pytest.approx(conf, abs=1e-5)
     finally:
         server.terminate()
         output = server.communicate(timeout=30)[0].decode(errors="replace")

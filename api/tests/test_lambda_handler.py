@@ -9,7 +9,8 @@ from flask import Flask
 
 from api import lambda_handler
 from api.app import create_app
-from api.tests.helpers import CHARACTER_IMAGES, FakePredictor, ImageServer, data_url, expected_character
+from api.tests.helpers import CHARACTER_IMAGES, FakePredictor, ImageServer, data_url
+from text_recognizer.util import read_image
 
 PATH = CHARACTER_IMAGES[0]
 
@@ -101,6 +102,13 @@ def json_body(image: bytes, mode: str = "character") -> str:
 
 
 @pytest.fixture(scope="module")
+def expected(shipped_predictors) -> dict:
+    """The answer to PATH in character mode, as the predictor gives it directly."""
+    pred, conf = shipped_predictors["character"].predict(read_image(PATH))
+    return {"pred": pred, "conf": conf, "mode": "character"}
+
+
+@pytest.fixture(scope="module")
 def app(shipped_predictors) -> Flask:
     """The shipped models, allowed to fetch from loopback for the image_url events."""
     return create_app(shipped_predictors, {"ALLOW_PRIVATE_URLS": True})
@@ -112,7 +120,7 @@ def _answer(response: dict) -> dict:
     return json.loads(response["body"])
 
 
-def test_handler_serves_http_api_json_events_with_one_app(shipped_app, monkeypatch) -> None:
+def test_handler_serves_http_api_json_events_with_one_app(shipped_app, monkeypatch, expected: dict) -> None:
     builds = []
 
     def build() -> Flask:
@@ -129,39 +137,39 @@ def test_handler_serves_http_api_json_events_with_one_app(shipped_app, monkeypat
     assert builds == [1], "the app (and its models) must be built once per Lambda container"
     for response in responses:
         assert response["statusCode"] == 200
-        assert _answer(response)["pred"] == expected_character(PATH)
+        assert _answer(response) == expected
 
 
-def test_http_api_base64_json_body(app: Flask) -> None:
+def test_http_api_base64_json_body(app: Flask, expected: dict) -> None:
     body = base64.b64encode(json_body(PATH.read_bytes()).encode()).decode()
     event = http_api_event("POST", body, headers={"content-type": "application/json"}, isBase64Encoded=True)
     response = lambda_handler.respond(app, event)
-    assert response["statusCode"] == 200 and _answer(response)["pred"] == expected_character(PATH)
+    assert response["statusCode"] == 200 and _answer(response) == expected
 
 
-def test_http_api_binary_image_body(app: Flask) -> None:
+def test_http_api_binary_image_body(app: Flask, expected: dict) -> None:
     # API Gateway hands binary bodies over base64-encoded.
     body = base64.b64encode(PATH.read_bytes()).decode()
     event = http_api_event("POST", body, {"mode": "character"}, headers={"content-type": "image/png"})
     event["isBase64Encoded"] = True
     response = lambda_handler.respond(app, event)
-    assert response["statusCode"] == 200 and _answer(response)["pred"] == expected_character(PATH)
+    assert response["statusCode"] == 200 and _answer(response) == expected
 
 
-def test_http_api_image_url(app: Flask, image_server: ImageServer) -> None:
+def test_http_api_image_url(app: Flask, image_server: ImageServer, expected: dict) -> None:
     image_server.routes["/char.png"] = (200, {"Content-Type": "image/png"}, PATH.read_bytes())
     event = http_api_event("GET", query={"mode": "character", "image_url": image_server.url("/char.png")})
     response = lambda_handler.respond(app, event)
-    assert response["statusCode"] == 200 and _answer(response)["pred"] == expected_character(PATH)
+    assert response["statusCode"] == 200 and _answer(response) == expected
 
 
-def test_rest_api_json_and_image_url(app: Flask, image_server: ImageServer) -> None:
+def test_rest_api_json_and_image_url(app: Flask, image_server: ImageServer, expected: dict) -> None:
     post = rest_api_event("POST", json_body(PATH.read_bytes()), headers={"Content-Type": "application/json"})
     image_server.routes["/char.png"] = (200, {}, PATH.read_bytes())
     get = rest_api_event("GET", query={"mode": "character", "image_url": image_server.url("/char.png")})
     for event in (post, get):
         response = lambda_handler.respond(app, event)
-        assert response["statusCode"] == 200 and _answer(response)["pred"] == expected_character(PATH)
+        assert response["statusCode"] == 200 and _answer(response) == expected
 
 
 def test_bad_requests_get_the_apps_json_errors() -> None:

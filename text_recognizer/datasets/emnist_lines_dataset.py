@@ -57,7 +57,8 @@ class EmnistLinesDataset(Dataset):
         self.output_length = max_length
         self.max_length, self.min_overlap, self.max_overlap = max_length, min_overlap, max_overlap
         self.num_train, self.num_test, self.seed = num_train, num_test, seed
-        self.x_train = self.y_train = self.x_test = self.y_test = np.empty(0)
+        empty: np.ndarray = np.empty(0)  # of any dtype: filled by load_or_generate_data
+        self.x_train = self.y_train = self.x_test = self.y_test = empty
 
     def processed_filename(self, corpus_sha256: str) -> Path:
         params = {

@@ -5,11 +5,16 @@
     >>> model.predict_on_images([image])   # [(text, confidence)]
 """
 
+import math
+
 import cv2
 import numpy as np
 
 from text_recognizer.metrics import character_error_rate, line_accuracy
 from text_recognizer.models.base import Model
+
+# How many times the training width a variable-width network may be given.
+MAX_WIDTH_FACTOR = 8
 
 
 class LineModel(Model):
@@ -19,7 +24,7 @@ class LineModel(Model):
     `padding_label`. Subclasses change how outputs become labels (`decode`) and which widths the network takes.
     """
 
-    #: The network reads any width (so images are only padded up to the training width, never cropped).
+    #: The network reads any width: images are padded up to the training width, cropped only far beyond it.
     variable_width = False
 
     def prepare_image(self, image: np.ndarray) -> np.ndarray:
@@ -28,17 +33,19 @@ class LineModel(Model):
         border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
         if border.mean() > 127:  # dark ink on a bright page: the data sets are bright ink on black
             image = 255 - image
+        max_width = width * (MAX_WIDTH_FACTOR if self.variable_width else 1)
         if image.shape[0] != height:
-            scaled_width = max(1, round(image.shape[1] * height / image.shape[0]))
-            shrink = image.shape[0] > height
+            scale = height / image.shape[0]
+            # Cropped first, as a sliver a few pixels high would scale up to a line long enough to exhaust memory.
+            image = image[:, : math.ceil(max_width / scale)]
             image = cv2.resize(
-                image, (scaled_width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+                image,
+                (max(1, round(image.shape[1] * scale)), height),
+                interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
             )
         if image.shape[1] < width:
             image = np.pad(image, ((0, 0), (0, width - image.shape[1])))
-        elif image.shape[1] > width and not self.variable_width:
-            image = image[:, :width]
-        return image
+        return image[:, :max_width]
 
     def predict_on_images(self, images: list[np.ndarray], batch_size: int = 64) -> list[tuple[str, float]]:
         """(text, confidence) for each greyscale line image, of any size."""

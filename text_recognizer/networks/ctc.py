@@ -4,7 +4,7 @@ The blank is a class of the mapping (the `_` padding token), which also pads the
 
     >>> probabilities = np.eye(3)[[[0, 0, 2, 0, 1, 1, 2]]]   # one line, 7 steps, classes a, b and the blank
     >>> ctc_decode(probabilities, blank_label=2)
-    ([[0, 0, 1]], array([1.]))
+    ([[0, 0, 1]], array([0.999...]))
 """
 
 from typing import Any
@@ -42,8 +42,8 @@ class CtcLoss(keras.losses.Loss):
 def ctc_decode(probabilities: np.ndarray, blank_label: int, beam_width: int = 1) -> tuple[list[list[int]], np.ndarray]:
     """Label sequences of a batch of softmax outputs (batch, steps, classes), and the probability of each.
 
-    With `beam_width` 1 this is the greedy best path (repeats merged, then blanks dropped) and its probability, the
-    product of the per-step maxima; a wider beam searches over label sequences and gives their beam probability.
+    With `beam_width` 1 the labels are the greedy best path's (repeats merged, then blanks dropped), else those beam
+    search finds. A sequence's probability sums over all its alignments, so a clear reading scores near 1 however long.
     """
     if beam_width <= 1:
         best = probabilities.argmax(axis=-1)
@@ -51,8 +51,7 @@ def ctc_decode(probabilities: np.ndarray, blank_label: int, beam_width: int = 1)
         new[:, 1:] = best[:, 1:] != best[:, :-1]
         keep = new & (best != blank_label)
         sequences = [row[mask].tolist() for row, mask in zip(best, keep, strict=True)]
-        confidences = np.exp(np.log(np.clip(probabilities.max(axis=-1), _EPSILON, 1.0)).sum(axis=-1))
-        return sequences, confidences
+        return sequences, sequence_probabilities(probabilities, sequences, blank_label)
     batch, steps = probabilities.shape[:2]
     decoded, log_scores = ops.ctc_decode(
         np.log(np.clip(probabilities, _EPSILON, 1.0)),
@@ -64,3 +63,12 @@ def ctc_decode(probabilities: np.ndarray, blank_label: int, beam_width: int = 1)
     )
     sequences = [[int(label) for label in row if label >= 0] for row in np.asarray(decoded[0])]
     return sequences, np.exp(np.asarray(log_scores)[:, 0])
+
+
+def sequence_probabilities(probabilities: np.ndarray, sequences: list[list[int]], blank_label: int) -> np.ndarray:
+    """P(sequence | outputs) of each line by the CTC forward algorithm, i.e. exp(-CTC loss)."""
+    labels = np.full((len(sequences), max(1, *map(len, sequences))), blank_label, dtype=np.int32)
+    for row, sequence in zip(labels, sequences, strict=True):
+        row[: len(sequence)] = sequence
+    losses = CtcLoss(blank_label, reduction=None)(labels, probabilities)
+    return np.exp(-np.maximum(np.asarray(losses, dtype=np.float64), 0.0))  # float error can make a loss just below 0

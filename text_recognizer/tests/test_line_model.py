@@ -1,0 +1,60 @@
+"""Line models' image formatting and CTC decoding, without trained weights or data."""
+
+import numpy as np
+import pytest
+
+from text_recognizer.models.base import build_model
+from text_recognizer.models.line_model import MAX_WIDTH_FACTOR, LineModel
+from text_recognizer.networks.ctc import ctc_decode
+
+LINES = {"dataset": "EmnistLinesDataset", "dataset_args": {"max_length": 10}}
+
+
+@pytest.fixture(scope="module", params=[("LineModel", "line_cnn_all_conv"), ("LineModelCtc", "line_lstm_ctc")])
+def model(request: pytest.FixtureRequest) -> LineModel:
+    name, network = request.param
+    return build_model({**LINES, "model": name, "network": network})  # type: ignore[return-value]
+
+
+def test_training_images_pass_unchanged(model: LineModel) -> None:
+    image = np.zeros(model.data.input_shape, dtype=np.uint8)
+    image[4:24, 10:200] = 200
+    assert np.array_equal(model.prepare_image(image), image)
+
+
+def test_page_crops_become_training_format(model: LineModel) -> None:
+    image = np.zeros((28, 150), dtype=np.uint8)
+    image[4:24, 10:140] = 255
+    scan = np.repeat(np.repeat(255 - image, 3, axis=0), 3, axis=1)  # dark on light, three times the resolution
+    prepared = model.prepare_image(scan)
+    assert prepared.shape == model.data.input_shape
+    assert np.abs(prepared[:, :150].astype(int) - image).mean() < 10 and prepared[:, 150:].max() == 0
+
+
+def test_width_is_bounded(model: LineModel) -> None:
+    width = model.data.input_shape[1]
+    sliver = np.zeros((2, 5000), dtype=np.uint8)
+    expected = width * MAX_WIDTH_FACTOR if model.variable_width else width
+    assert model.prepare_image(sliver).shape == (28, expected)
+
+
+def test_predictions_of_any_widths_in_one_batch(model: LineModel) -> None:
+    images = [np.zeros((28, width), dtype=np.uint8) for width in (50, 280, 600)]
+    predictions = model.predict_on_images(images)
+    assert len(predictions) == 3 and all(0 <= confidence <= 1 for _, confidence in predictions)
+
+
+def test_greedy_ctc_merges_repeats_and_drops_blanks() -> None:
+    probabilities = np.eye(4)[[[0, 0, 3, 0, 1, 1, 3, 3], [3, 3, 3, 3, 3, 3, 3, 2]]] * 0.97 + 0.01
+    sequences, confidences = ctc_decode(probabilities, blank_label=3)
+    assert sequences == [[0, 0, 1], [2]]
+    assert np.all(confidences > 0.5) and np.all(confidences <= 1)
+    beam_sequences, _ = ctc_decode(probabilities, blank_label=3, beam_width=5)
+    assert beam_sequences == sequences
+
+
+def test_ctc_confidence_falls_with_ambiguity() -> None:
+    clear = np.eye(3)[[[0, 2, 1, 2]]] * 0.97 + 0.01
+    unsure = clear.copy()
+    unsure[0, 2] = [0.01, 0.5, 0.49]  # "b" or nothing
+    assert ctc_decode(unsure, 2)[1][0] < ctc_decode(clear, 2)[1][0]
