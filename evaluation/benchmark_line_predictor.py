@@ -32,6 +32,7 @@ def benchmark(dataset: str, batch_size: int, train_batches: int, predictions: in
         start = time.perf_counter()
         predictor.predict(image)
         latencies.append((time.perf_counter() - start) * 1000)
+    predictor.predict_batch(images[:batch_size])
     start = time.perf_counter()
     for i in range(0, len(images), batch_size):
         predictor.predict_batch(images[i : i + batch_size])

@@ -53,15 +53,17 @@ class LineModel(Model):
         results: list[tuple[str, float]] = []
         for start in range(0, len(prepared), batch_size):
             chunk = prepared[start : start + batch_size]
-            # Lines of one batch share the widest line's width; the extra columns are background, as in training.
-            width = max(image.shape[1] for image in chunk)
+            # Lines of one batch share the widest line's width, rounded up so that few shapes reach the network (each
+            # new one costs a trace); the extra columns are background, as in training.
+            step = self.data.input_shape[1] // 4
+            width = -(-max(image.shape[1] for image in chunk) // step) * step
             batch = np.stack([np.pad(image, ((0, 0), (0, width - image.shape[1]))) for image in chunk])
             results.extend(self.predict_on_batch(batch))
         return results
 
     def predict_on_batch(self, batch: np.ndarray) -> list[tuple[str, float]]:
         """(text, confidence) for each line of a batch already in the network's format."""
-        probabilities = np.asarray(self.network(batch, training=False))
+        probabilities = self.network.predict_on_batch(batch)
         sequences, confidences = self.decode(probabilities)
         return [(self.labels_to_text(labels), float(c)) for labels, c in zip(sequences, confidences, strict=True)]
 

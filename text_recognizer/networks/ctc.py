@@ -4,7 +4,7 @@ The blank is a class of the mapping (the `_` padding token), which also pads the
 
     >>> probabilities = np.eye(3)[[[0, 0, 2, 0, 1, 1, 2]]]   # one line, 7 steps, classes a, b and the blank
     >>> ctc_decode(probabilities, blank_label=2)
-    ([[0, 0, 1]], array([0.999...]))
+    ([[0, 0, 1]], array([1.]))
 """
 
 from typing import Any
@@ -51,24 +51,48 @@ def ctc_decode(probabilities: np.ndarray, blank_label: int, beam_width: int = 1)
         new[:, 1:] = best[:, 1:] != best[:, :-1]
         keep = new & (best != blank_label)
         sequences = [row[mask].tolist() for row, mask in zip(best, keep, strict=True)]
-        return sequences, sequence_probabilities(probabilities, sequences, blank_label)
-    batch, steps = probabilities.shape[:2]
-    decoded, log_scores = ops.ctc_decode(
-        np.log(np.clip(probabilities, _EPSILON, 1.0)),
-        np.full((batch,), steps, dtype=np.int32),
-        strategy="beam_search",
-        beam_width=beam_width,
-        top_paths=1,
-        mask_index=blank_label,
-    )
-    sequences = [[int(label) for label in row if label >= 0] for row in np.asarray(decoded[0])]
-    return sequences, np.exp(np.asarray(log_scores)[:, 0])
+    else:
+        batch, steps = probabilities.shape[:2]
+        decoded, _ = ops.ctc_decode(
+            np.log(np.clip(probabilities, _EPSILON, 1.0)),
+            np.full((batch,), steps, dtype=np.int32),
+            strategy="beam_search",
+            beam_width=beam_width,
+            top_paths=1,
+            mask_index=blank_label,
+        )
+        sequences = [[int(label) for label in row if label >= 0] for row in np.asarray(decoded[0])]
+    return sequences, sequence_probabilities(probabilities, sequences, blank_label)
 
 
 def sequence_probabilities(probabilities: np.ndarray, sequences: list[list[int]], blank_label: int) -> np.ndarray:
-    """P(sequence | outputs) of each line by the CTC forward algorithm, i.e. exp(-CTC loss)."""
-    labels = np.full((len(sequences), max(1, *map(len, sequences))), blank_label, dtype=np.int32)
-    for row, sequence in zip(labels, sequences, strict=True):
-        row[: len(sequence)] = sequence
-    losses = CtcLoss(blank_label, reduction=None)(labels, probabilities)
-    return np.exp(-np.maximum(np.asarray(losses, dtype=np.float64), 0.0))  # float error can make a loss just below 0
+    """P(sequence | outputs) of each line: the CTC forward algorithm, summing over every alignment of the sequence."""
+    batch, steps = probabilities.shape[:2]
+    lengths = np.array([len(sequence) for sequence in sequences])
+    # The sequence with a blank before, between and after its labels: the states an alignment moves through.
+    states = np.full((batch, 2 * max(1, lengths.max(initial=0)) + 1), blank_label)
+    for row, sequence in zip(states, sequences, strict=True):
+        row[1 : 2 * len(sequence) : 2] = sequence
+    emissions = probabilities[np.arange(batch)[:, None, None], np.arange(steps)[None, :, None], states[:, None, :]]
+    # A step may skip a blank, unless that would merge two equal labels into one.
+    skip = np.zeros(states.shape, dtype=bool)
+    skip[:, 2:] = (states[:, 2:] != blank_label) & (states[:, 2:] != states[:, :-2])
+    alpha = np.zeros(states.shape)
+    alpha[:, :2] = emissions[:, 0, :2]
+    log_scale = np.zeros(batch)
+    with np.errstate(divide="ignore"):
+        for step in range(steps):
+            if step:
+                previous = alpha
+                alpha = previous.copy()
+                alpha[:, 1:] += previous[:, :-1]
+                alpha[:, 2:] += np.where(skip[:, 2:], previous[:, :-2], 0.0)
+                alpha *= emissions[:, step]
+            # Rescaled every step, as the raw probabilities underflow on long lines; states beyond a line's own
+            # sequence collect mass too but never pass it back.
+            total = np.maximum(alpha.sum(axis=1, keepdims=True), np.finfo(float).tiny)
+            alpha /= total
+            log_scale += np.log(total[:, 0])
+        rows = np.arange(batch)
+        end = alpha[rows, 2 * lengths] + np.where(lengths > 0, alpha[rows, np.maximum(2 * lengths - 1, 0)], 0.0)
+        return np.minimum(np.exp(np.log(end) + log_scale), 1.0)
