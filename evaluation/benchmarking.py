@@ -1,0 +1,50 @@
+"""Timing helpers shared by the benchmark scripts."""
+
+import resource
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from text_recognizer.models.base import Model
+
+
+def latency_percentiles_ms(predict: Callable[[Any], Any], inputs: Sequence[Any], warmup: int = 5) -> dict[str, float]:
+    """p50 and p99 milliseconds of `predict` on each input, after `warmup` calls (tracing is not latency)."""
+    for item in inputs[:warmup]:
+        predict(item)
+    latencies = []
+    for item in inputs:
+        start = time.perf_counter()
+        predict(item)
+        latencies.append((time.perf_counter() - start) * 1000)
+    p50, p99 = np.percentile(latencies, [50, 99])
+    return {"predict_p50_ms": float(p50), "predict_p99_ms": float(p99)}
+
+
+def train_examples_per_s(model: Model, x: np.ndarray, y: np.ndarray, batch_size: int, batches: int) -> float:
+    """Examples/s of train steps (augmentation and formatting included) on consecutive batches of (x, y).
+
+    Changes the weights in memory only, never the shipped file: call it after any prediction timing.
+    """
+    model.network.compile(loss=model.loss(), optimizer=model.optimizer(1e-3), metrics=model.metrics())
+
+    def train_step(i: int) -> None:
+        xb, yb = x[i * batch_size : (i + 1) * batch_size], y[i * batch_size : (i + 1) * batch_size]
+        if model.batch_augment_fn is not None:
+            xb, yb = model.batch_augment_fn(xb, yb)
+        if model.batch_format_fn is not None:
+            xb, yb = model.batch_format_fn(xb, yb)
+        model.network.train_on_batch(xb, yb)
+
+    for i in range(3):  # tracing and first-call allocation are not throughput
+        train_step(i)
+    start = time.perf_counter()
+    for i in range(3, 3 + batches):
+        train_step(i)
+    return batches * batch_size / (time.perf_counter() - start)
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
