@@ -5,21 +5,15 @@
     ('fathers in the forest', 0.9...)
 """
 
-from pathlib import Path
-
-import numpy as np
-
 from text_recognizer.models.base import load_shipped_model
 from text_recognizer.models.line_model_ctc import LineModelCtc
-from text_recognizer.util import read_image
-
-ImageSource = str | Path | bytes | np.ndarray
+from text_recognizer.predictor import Predictor
 
 #: The shipped model each data set's predictor loads.
 SHIPPED_MODELS = {"emnist_lines": "LineModelCtc_EmnistLinesDataset_line_lstm_ctc"}
 
 
-class LinePredictor:
+class LinePredictor(Predictor):
     """Loads the shipped line model for `dataset` and reads images of any width and height.
 
     Args:
@@ -33,10 +27,3 @@ class LinePredictor:
         self.model = load_shipped_model(SHIPPED_MODELS[dataset])
         if isinstance(self.model, LineModelCtc):
             self.model.beam_width = beam_width
-
-    def predict(self, image: ImageSource) -> tuple[str, float]:
-        """(text, confidence) for an image path, encoded bytes, data URL or greyscale array."""
-        return self.predict_batch([image])[0]
-
-    def predict_batch(self, images: list[ImageSource]) -> list[tuple[str, float]]:
-        return self.model.predict_on_images([read_image(image) for image in images])

@@ -72,3 +72,9 @@ def _from_array(array: np.ndarray) -> np.ndarray:
         scale = 255.0 if array.dtype.kind == "f" and array.max(initial=0) <= 1.0 else 1.0
         array = np.clip(np.asarray(array, dtype=np.float64) * scale, 0, 255).round().astype(np.uint8)
     return array
+
+
+def ink_on_black(image: np.ndarray) -> np.ndarray:
+    """The image with bright ink on a dark ground, as every data set stores it: a bright border means a page."""
+    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+    return 255 - image if border.mean() > 127 else image

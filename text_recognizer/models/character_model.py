@@ -10,6 +10,7 @@ import numpy as np
 
 from text_recognizer.datasets.augmentation import random_affine
 from text_recognizer.models.base import Model
+from text_recognizer.util import ink_on_black
 
 
 class CharacterModel(Model):
@@ -29,10 +30,7 @@ class CharacterModel(Model):
         Images already of the input shape are taken as EMNIST-like and passed through unchanged.
         """
         height, width = self.data.input_shape[:2]
-        # EMNIST ink is bright on a dark ground; a page scan (dark ink, bright border) is inverted to match.
-        border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
-        if border.mean() > 127:
-            image = 255 - image
+        image = ink_on_black(image)
         if image.shape == (height, width):
             return image
         # As EMNIST was made: crop to the ink, centre it in a square with a small margin, then downsample.

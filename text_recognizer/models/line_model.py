@@ -12,6 +12,7 @@ import numpy as np
 
 from text_recognizer.metrics import character_error_rate, line_accuracy
 from text_recognizer.models.base import Model
+from text_recognizer.util import ink_on_black
 
 # How many times the training width a variable-width network may be given.
 MAX_WIDTH_FACTOR = 8
@@ -30,9 +31,7 @@ class LineModel(Model):
     def prepare_image(self, image: np.ndarray) -> np.ndarray:
         """Greyscale uint8 line image to network input: white ink on black, data set height, padded or cropped."""
         height, width = self.data.input_shape[:2]
-        border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
-        if border.mean() > 127:  # dark ink on a bright page: the data sets are bright ink on black
-            image = 255 - image
+        image = ink_on_black(image)
         max_width = width * (MAX_WIDTH_FACTOR if self.variable_width else 1)
         if image.shape[0] != height:
             scale = height / image.shape[0]
