@@ -12,7 +12,6 @@ raw image with an `image/*` content type), `GET /v1/predict?image_url=...&mode=.
 Every error is JSON `{"error": ...}` with its status, and every request logs one JSON line.
 """
 
-import importlib.util
 import json
 import logging
 import os
@@ -53,19 +52,13 @@ class Predictor(Protocol):
 def load_predictors() -> dict[str, Predictor]:
     """A predictor for each mode whose model is shipped; the line mode takes IAM's model when there is one."""
     from text_recognizer.character_predictor import CharacterPredictor
-    from text_recognizer.line_predictor import LinePredictor
-    from text_recognizer.models.base import WEIGHTS_DIRNAME
+    from text_recognizer.line_predictor import LinePredictor, best_shipped_dataset
 
-    line_dataset = "iam_lines" if any(WEIGHTS_DIRNAME.glob("LineModelCtc_IamLinesDataset_*.json")) else "emnist_lines"
+    # Paragraphs come with a later model; until it is added here, that mode answers "not available".
     loaders: dict[str, Callable[[], Predictor]] = {
-        "line": lambda: LinePredictor(dataset=line_dataset),
+        "line": lambda: LinePredictor(dataset=best_shipped_dataset()),
         "character": CharacterPredictor,
     }
-    # Paragraphs come with a later model; until its module is there the mode answers "not available".
-    if importlib.util.find_spec("text_recognizer.paragraph_text_recognizer"):
-        from text_recognizer.paragraph_text_recognizer import ParagraphTextRecognizer
-
-        loaders["paragraph"] = ParagraphTextRecognizer
     predictors = {}
     for mode, loader in loaders.items():
         try:

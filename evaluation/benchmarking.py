@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from text_recognizer.datasets.dataset_sequence import DatasetSequence
 from text_recognizer.models.base import Model
 
 
@@ -29,14 +30,11 @@ def train_examples_per_s(model: Model, x: np.ndarray, y: np.ndarray, batch_size:
     Changes the weights in memory only, never the shipped file: call it after any prediction timing.
     """
     model.network.compile(loss=model.loss(), optimizer=model.optimizer(1e-3), metrics=model.metrics())
+    # The batches training makes, augmentation and formatting included.
+    batches_of = DatasetSequence(x, y, batch_size, augment_fn=model.batch_augment_fn, format_fn=model.batch_format_fn)
 
     def train_step(i: int) -> None:
-        xb, yb = x[i * batch_size : (i + 1) * batch_size], y[i * batch_size : (i + 1) * batch_size]
-        if model.batch_augment_fn is not None:
-            xb, yb = model.batch_augment_fn(xb, yb)
-        if model.batch_format_fn is not None:
-            xb, yb = model.batch_format_fn(xb, yb)
-        model.network.train_on_batch(xb, yb)
+        model.network.train_on_batch(*batches_of[i])
 
     for i in range(3):  # tracing and first-call allocation are not throughput
         train_step(i)

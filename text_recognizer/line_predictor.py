@@ -5,12 +5,20 @@
     ('fathers in the forest', 0.9...)
 """
 
-from text_recognizer.models.base import load_shipped_model
+from text_recognizer.models.base import WEIGHTS_DIRNAME, load_shipped_model
 from text_recognizer.models.line_model_ctc import LineModelCtc
 from text_recognizer.predictor import Predictor
 
 #: The shipped model each data set's predictor loads.
-SHIPPED_MODELS = {"emnist_lines": "LineModelCtc_EmnistLinesDataset_line_lstm_ctc"}
+SHIPPED_MODELS = {
+    "emnist_lines": "LineModelCtc_EmnistLinesDataset_line_lstm_ctc",
+    "iam_lines": "LineModelCtc_IamLinesDataset_line_lstm_ctc",
+}
+
+
+def best_shipped_dataset() -> str:
+    """The data set whose line model serves by default: IAM's (real handwriting) once shipped, else EMNIST Lines'."""
+    return "iam_lines" if (WEIGHTS_DIRNAME / f"{SHIPPED_MODELS['iam_lines']}.json").exists() else "emnist_lines"
 
 
 class LinePredictor(Predictor):

@@ -94,13 +94,8 @@ def parse_config(text: str, overrides: list[str] | None = None) -> dict[str, Any
     return config
 
 
-def run_experiment(
-    config: dict[str, Any], save: bool = False, use_wandb: bool = True, gpus: list[int] | None = None
-) -> dict[str, float]:
-    """Train the configured model, evaluate it on the test split, and with `save` ship its weights.
-
-    `gpus` are the GPUs whose utilization is logged (None: all this process sees).
-    """
+def run_experiment(config: dict[str, Any], save: bool = False, use_wandb: bool = True) -> dict[str, float]:
+    """Train the configured model, evaluate it on the test split, and with `save` ship its weights."""
     import keras
 
     from text_recognizer.datasets.dataset import DATA_DIRNAME
@@ -125,18 +120,20 @@ def run_experiment(
     config_key = hashlib.sha256(json.dumps(resumable, sort_keys=True).encode()).hexdigest()[:12]
     backup_dirname = DATA_DIRNAME / "checkpoints" / f"{model.name}_{config_key}{task}"
     callbacks: list[keras.callbacks.Callback] = [keras.callbacks.BackupAndRestore(str(backup_dirname))]
-    if train_args["validation_fraction"] and train_args["reduce_lr_patience"]:
-        callbacks.append(
-            keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=train_args["reduce_lr_patience"], verbose=1)
-        )
-    if train_args["validation_fraction"] and train_args["early_stopping_patience"]:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                patience=train_args["early_stopping_patience"], restore_best_weights=True, verbose=1
+    if train_args["validation_fraction"]:
+        if train_args["reduce_lr_patience"]:
+            callbacks.append(
+                keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=train_args["reduce_lr_patience"], verbose=1)
             )
-        )
-    # Before the W&B logger, which then logs the utilization this adds to each epoch's logs.
-    callbacks.append(GPUUtilizationSampler(gpus))
+        if train_args["early_stopping_patience"]:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    patience=train_args["early_stopping_patience"], restore_best_weights=True, verbose=1
+                )
+            )
+    # Before the W&B logger, which then logs the utilization this adds to each epoch's logs. It watches the GPUs
+    # CUDA_VISIBLE_DEVICES leaves: the one main() picked, or every GPU of a distributed run.
+    callbacks.append(GPUUtilizationSampler())
     run = None
     if use_wandb and not task:
         import wandb
@@ -217,10 +214,8 @@ def main(argv: list[str] | None = None) -> int:
             # Must happen before TensorFlow initialises its devices, i.e. before the first model is built.
             os.environ["CUDA_VISIBLE_DEVICES"] = "" if gpu is None else str(gpu)
             print(f"Device: {'CPU' if gpu is None else f'GPU {gpu}'}")
-        # The utilization sampler watches the GPU this run got, or every GPU that a distributed run sees.
-        gpus = None if distributed else [gpu] if gpu is not None else []
         try:
-            run_experiment(config, save=args.save, use_wandb=not args.nowandb, gpus=gpus)
+            run_experiment(config, save=args.save, use_wandb=not args.nowandb)
         except (ValueError, DataError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2

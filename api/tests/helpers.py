@@ -9,13 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from text_recognizer.models.base import WEIGHTS_DIRNAME
+from text_recognizer.line_predictor import best_shipped_dataset
 
 SUPPORT_DIRNAME = Path(__file__).resolve().parents[2] / "text_recognizer" / "tests" / "support"
 CHARACTER_IMAGES = sorted((SUPPORT_DIRNAME / "emnist").glob("*.png"))
-# The line mode serves IAM's model when it is shipped, so its test lines are IAM's then.
-IAM_LINES_SHIPPED = any(WEIGHTS_DIRNAME.glob("LineModelCtc_IamLinesDataset_*.json"))
-LINE_SUPPORT_DIRNAME = SUPPORT_DIRNAME / ("iam_lines" if IAM_LINES_SHIPPED else "emnist_lines")
+# The line mode serves the best shipped line model, so its test lines are from that model's data set.
+LINE_SUPPORT_DIRNAME = SUPPORT_DIRNAME / best_shipped_dataset()
 
 
 def expected_character(path: Path) -> str:

@@ -26,6 +26,7 @@ from api.tests.helpers import (
     line_texts,
 )
 from text_recognizer.metrics import character_error_rate
+from text_recognizer.tests.test_line_predictor import MAX_MEAN_CER
 from text_recognizer.util import MAX_IMAGE_PIXELS, read_image
 
 
@@ -122,7 +123,7 @@ def test_line_mode_is_the_default_and_serves_the_shipped_line_model(shipped_app:
         assert (answer["pred"], answer["conf"]) == shipped_predictors["line"].predict(read_image(path))
         predictions.append(answer["pred"])
         targets.append(text)
-    assert character_error_rate(predictions, targets) <= 0.25
+    assert character_error_rate(predictions, targets) <= MAX_MEAN_CER
 
 
 def test_raw_image_body_and_image_url_agree_with_json(shipped_predictors, image_server: ImageServer) -> None:

@@ -30,7 +30,7 @@ TRAIN = textwrap.dedent(
 
     from training.run_experiment import parse_config, run_experiment
 
-    metrics = run_experiment(parse_config(sys.argv[1]), use_wandb=False, gpus=[])
+    metrics = run_experiment(parse_config(sys.argv[1]), use_wandb=False)
     print("METRICS", json.dumps(metrics))
     """
 )
