@@ -17,7 +17,7 @@ import numpy as np
 
 from text_recognizer.datasets.dataset import DataError, Dataset
 from text_recognizer.datasets.emnist_dataset import EXTRA_SYMBOLS, EmnistDataset
-from text_recognizer.datasets.sentence_generator import SentenceGenerator
+from text_recognizer.datasets.sentence_generator import SentenceGenerator, corpus_sha256
 
 PADDING_TOKEN = "_"
 # Bump when the way lines are drawn changes, so that no stale cache is reused.
@@ -60,7 +60,11 @@ class EmnistLinesDataset(Dataset):
         empty: np.ndarray = np.empty(0)  # of any dtype: filled by load_or_generate_data
         self.x_train = self.y_train = self.x_test = self.y_test = empty
 
-    def processed_filename(self, corpus_sha256: str) -> Path:
+    def alphabet(self) -> set[str]:
+        """The characters lines can hold: those EMNIST has images of, and the space (corpus punctuation is dropped)."""
+        return (set(self.mapping) - set(EXTRA_SYMBOLS)) | {" "}
+
+    def processed_filename(self) -> Path:
         params = {
             "version": GENERATOR_VERSION,
             "max_length": self.max_length,
@@ -70,18 +74,18 @@ class EmnistLinesDataset(Dataset):
             "num_test": self.num_test,
             "seed": self.seed,
             "emnist_sha256": self.raw_sha256(),
-            "corpus_sha256": corpus_sha256,
+            "corpus_sha256": corpus_sha256(),
+            "alphabet": "".join(sorted(self.alphabet())),
         }
         key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
         return self.data_dirname() / "processed" / "emnist_lines" / f"{key}.h5"
 
     def load_or_generate_data(self) -> None:
-        emnist = EmnistDataset()
-        # Only characters EMNIST has images of can be drawn: punctuation is dropped from the corpus text.
-        alphabet = (set(self.mapping) - set(EXTRA_SYMBOLS)) | {" "}
-        generator = SentenceGenerator(self.max_length, alphabet)
-        path = self.processed_filename(generator.sha256())
+        path = self.processed_filename()
         if not path.exists():
+            # Reading and cleaning the corpus takes seconds: only a cache being built needs it.
+            generator = SentenceGenerator(self.max_length, self.alphabet())
+            emnist = EmnistDataset()
             emnist.load_or_generate_data()
             splits = {
                 "train": (emnist.x_train, emnist.y_train, self.num_train),

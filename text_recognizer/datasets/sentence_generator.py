@@ -12,6 +12,7 @@ import hashlib
 import re
 import string
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 
@@ -35,10 +36,6 @@ class SentenceGenerator:
         self.text = _clean_text(corpus_text(), self.alphabet)
         self.word_starts = np.array([0] + [m.end() for m in re.finditer(" ", self.text)])
 
-    def sha256(self) -> str:
-        """Digest of the text snippets are drawn from: a cache key that changes whenever the corpus or alphabet does."""
-        return hashlib.sha256(self.text.encode()).hexdigest()
-
     def generate(self, rng: np.random.Generator) -> str:
         """A snippet starting at a random word and ending on a random later word boundary, at most `max_length` long."""
         for _ in range(100):  # a start word longer than max_length has no valid end: draw another
@@ -52,19 +49,38 @@ class SentenceGenerator:
         raise DataError(f"Could not draw a snippet of at most {self.max_length} characters from the corpus")
 
 
-@functools.cache
-def corpus_text() -> str:
-    """The Brown corpus' words joined by spaces, downloading the corpus once if neither NLTK_DATA nor nltk has it."""
+def _find_corpus() -> Path:
+    """The installed corpus (its zip, or its folder), downloading it once if neither NLTK_DATA nor nltk has it."""
     import nltk
 
     try:
-        nltk.data.find(f"corpora/{CORPUS}/")  # the trailing slash also finds a zipped corpus
+        pointer = nltk.data.find(f"corpora/{CORPUS}/")  # the trailing slash also finds a zipped corpus
     except LookupError:
         if not nltk.download(CORPUS, quiet=True, raise_on_error=False):
             raise DataError(
                 f"The NLTK '{CORPUS}' corpus is not installed and could not be downloaded: point NLTK_DATA at a "
                 f"folder holding corpora/{CORPUS}.zip, or run `python -m nltk.downloader {CORPUS}` with internet"
             ) from None
+        pointer = nltk.data.find(f"corpora/{CORPUS}/")
+    zipped = getattr(pointer, "zipfile", None)
+    return Path(zipped.filename if zipped is not None else pointer.path)
+
+
+@functools.cache
+def corpus_sha256() -> str:
+    """SHA-256 of the installed corpus' files, read without parsing them: a cheap key for caches built from it."""
+    root = _find_corpus()
+    files = [root] if root.is_file() else sorted(path for path in root.rglob("*") if path.is_file())
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@functools.cache
+def corpus_text() -> str:
+    """The Brown corpus' words joined by spaces."""
+    _find_corpus()
     from nltk.corpus import brown
 
     return " ".join(brown.words())
