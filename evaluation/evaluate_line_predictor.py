@@ -8,6 +8,7 @@ test-split images only. The last line printed is `cer: <value>`. As a pytest mod
 """
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from text_recognizer.datasets import EmnistLinesDataset  # noqa: E402
 from text_recognizer.line_predictor import LinePredictor  # noqa: E402
+from text_recognizer.models.base import WEIGHTS_DIRNAME  # noqa: E402
 
 CER_CEILINGS = {"emnist_lines": 0.08}
 # The validation test reads this many test lines: enough for a stable rate, few enough for CI.
@@ -25,18 +27,12 @@ CI_NUM_LINES = 500
 
 def load_test_lines(predictor: LinePredictor, num_lines: int) -> tuple[np.ndarray, np.ndarray]:
     """The first `num_lines` lines of the test split the predictor's model was evaluated on, and their labels."""
-    data = predictor.model.data
-    if not isinstance(data, EmnistLinesDataset):
-        raise ValueError(f"No test split is known for {type(data).__name__}")
-    # The test split is drawn from its own random stream, so skipping the training lines leaves it unchanged.
-    dataset = EmnistLinesDataset(
-        max_length=data.max_length,
-        min_overlap=data.min_overlap,
-        max_overlap=data.max_overlap,
-        num_train=0,
-        num_test=num_lines,
-        seed=data.seed,
-    )
+    if not isinstance(predictor.model.data, EmnistLinesDataset):
+        raise ValueError(f"No test split is known for {type(predictor.model.data).__name__}")
+    # The data set as the model was trained on it (its shipped config); the test split is drawn from its own random
+    # stream, so skipping the training lines leaves it unchanged.
+    dataset_args = json.loads((WEIGHTS_DIRNAME / f"{predictor.model.name}.json").read_text())["config"]["dataset_args"]
+    dataset = EmnistLinesDataset(**{**dataset_args, "num_train": 0, "num_test": num_lines})
     dataset.load_or_generate_data()
     return dataset.x_test, dataset.y_test
 

@@ -19,6 +19,7 @@ ESSENTIALS_FILENAME = Path(__file__).parent / "emnist_essentials.json"
 MAT_MEMBER = "matlab/emnist-byclass.mat"
 # Symbols the line data sets need beyond EMNIST's 62 classes; "_" pads fixed-length targets (and is CTC's blank).
 EXTRA_SYMBOLS = [" ", "!", '"', "#", "&", "'", "(", ")", "*", "+", ",", "-", ".", "/", ":", ";", "?", "_"]
+PADDING_TOKEN = "_"
 
 
 class EmnistDataset(Dataset):

@@ -16,10 +16,9 @@ import h5py
 import numpy as np
 
 from text_recognizer.datasets.dataset import DataError, Dataset
-from text_recognizer.datasets.emnist_dataset import EXTRA_SYMBOLS, EmnistDataset
+from text_recognizer.datasets.emnist_dataset import EXTRA_SYMBOLS, PADDING_TOKEN, EmnistDataset
 from text_recognizer.datasets.sentence_generator import SentenceGenerator, corpus_sha256
 
-PADDING_TOKEN = "_"
 # Bump when the way lines are drawn changes, so that no stale cache is reused.
 GENERATOR_VERSION = 1
 

@@ -24,10 +24,9 @@ import numpy as np
 from tqdm import tqdm
 
 from text_recognizer.datasets.dataset import Dataset
-from text_recognizer.datasets.emnist_dataset import EmnistDataset
+from text_recognizer.datasets.emnist_dataset import PADDING_TOKEN, EmnistDataset
 from text_recognizer.datasets.iam_dataset import Box, IamDataset, IamLine
 
-PADDING_TOKEN = "_"
 SPLITS = ("train", "validation", "test")
 # Bump when the way crops are made changes, so that no stale cache is reused.
 PROCESSING_VERSION = 3
