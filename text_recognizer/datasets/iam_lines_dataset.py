@@ -26,6 +26,7 @@ from tqdm import tqdm
 from text_recognizer.datasets.dataset import Dataset
 from text_recognizer.datasets.emnist_dataset import PADDING_TOKEN, EmnistDataset
 from text_recognizer.datasets.iam_dataset import Box, IamDataset, IamLine
+from text_recognizer.datasets.line_augmentation import augment_line_batch
 
 SPLITS = ("train", "validation", "test")
 # Bump when the way crops are made changes, so that no stale cache is reused.
@@ -88,11 +89,19 @@ class IamLinesDataset(Dataset):
         max_width: width of every line image; wider lines are squeezed to it (about 5% at the defaults).
         margin: page pixels kept around each official line box.
         max_length: length of the padded targets; longer lines (none in IAM, at most 93 characters) are left out.
+        augment: whether `augment_batch` distorts training batches (see `line_augmentation`) or leaves them be.
     """
 
     raw_name = IamDataset.raw_name
 
-    def __init__(self, image_height: int = 64, max_width: int = 1280, margin: int = 8, max_length: int = 100):
+    def __init__(
+        self,
+        image_height: int = 64,
+        max_width: int = 1280,
+        margin: int = 8,
+        max_length: int = 100,
+        augment: bool = True,
+    ):
         emnist = EmnistDataset()  # for its mapping only: no data is loaded
         self.mapping = emnist.mapping
         self.inverse_mapping = emnist.inverse_mapping
@@ -105,6 +114,12 @@ class IamLinesDataset(Dataset):
         self.texts: dict[str, list[str]] = {}
         self.line_ids: dict[str, list[str]] = {}
         self.stats: dict[str, Any] = {}
+        self.augment = augment
+        self._rng = np.random.default_rng(0)
+
+    def augment_batch(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A training batch with each line randomly distorted (if `augment`); the targets unchanged."""
+        return augment_line_batch(x, y, self._rng) if self.augment else (x, y)
 
     def processed_filename(self) -> Path:
         params = {

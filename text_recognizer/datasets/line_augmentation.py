@@ -6,7 +6,7 @@
     >>> rng = np.random.default_rng(0)
     >>> x, y = augment_line_batch(data.x_train[:32], data.y_train[:32], rng)
 
-A model trains with it by setting `self.batch_augment_fn = lambda x, y: augment_line_batch(x, y, rng)`.
+`IamLinesDataset.augment_batch` applies it to every training batch of a line model.
 
 Images are uint8 (height, width), white ink on black, the writing starting at the left and padded with black on the
 right (as `IamLinesDataset` makes them); the writing stays within the image.

@@ -51,21 +51,24 @@ class Model:
         validation_fraction: float = 0.1,
         callbacks: list[keras.callbacks.Callback] | None = None,
     ) -> keras.callbacks.History:
-        """Train on `dataset.x_train`, holding out the last `validation_fraction` of it for validation."""
+        """Train on `dataset.x_train`, validating on the data set's own validation split (`x_val`) if it has one, else
+        on the last `validation_fraction` of `x_train` (0: no validation)."""
         self.network.compile(loss=self.loss(), optimizer=self.optimizer(learning_rate), metrics=self.metrics())
-        num_val = int(len(dataset.x_train) * validation_fraction)
-        split = len(dataset.x_train) - num_val
+        own_validation = validation_fraction and len(getattr(dataset, "x_val", ()))
+        num_val = 0 if own_validation else int(len(dataset.x_train) * validation_fraction)
+        x_train, y_train = dataset.x_train, dataset.y_train
+        split = len(x_train) - num_val
         train = DatasetSequence(
-            dataset.x_train[:split],
-            dataset.y_train[:split],
+            x_train[:split],
+            y_train[:split],
             batch_size,
             augment_fn=self.batch_augment_fn,
             format_fn=self.batch_format_fn,
             shuffle=True,
         )
         validation = None
-        if num_val:
-            x_val, y_val = dataset.x_train[split:], dataset.y_train[split:]
+        if own_validation or num_val:
+            x_val, y_val = (dataset.x_val, dataset.y_val) if own_validation else (x_train[split:], y_train[split:])
             validation = DatasetSequence(x_val, y_val, batch_size, format_fn=self.batch_format_fn)
         return self.network.fit(train, validation_data=validation, epochs=epochs, callbacks=callbacks)
 

@@ -14,16 +14,20 @@ def line_lstm_ctc(
     input_shape: tuple[int, ...],
     num_classes: int,
     conv_filters: tuple[int, ...] = (16, 32, 64),
+    pool_sizes: tuple[tuple[int, int], ...] | None = None,
     dense_size: int = 128,
     lstm_size: int = 128,
     lstm_layers: int = 1,
     dropout_amount: float = 0.2,
 ) -> keras.Model:
-    """Halves height and width per conv block; each column of features then becomes one LSTM time step.
+    """Conv blocks each max-pooling by its (height, width) of `pool_sizes` (default 2x2 each); each column of features
+    then becomes one LSTM time step.
 
-    The width is left open, so lines of any width (at least one step per character, 8 px with 3 blocks) fit.
+    The width is left open, so lines of any width (at least one step per character: 8 px with three 2x2 blocks) fit.
+    Tall lines want more height pooling than width pooling, so that a narrow character still gets its own steps.
     """
-    inputs, x = line_conv_features((input_shape[0], None), tuple(conv_filters), ((2, 2),) * len(conv_filters))
+    pools = tuple(tuple(p) for p in pool_sizes) if pool_sizes else ((2, 2),) * len(conv_filters)
+    inputs, x = line_conv_features((input_shape[0], None), tuple(conv_filters), pools)
     height, channels = x.shape[1], x.shape[3]
     x = keras.layers.Permute((2, 1, 3))(x)
     x = keras.layers.Reshape((-1, height * channels))(x)
