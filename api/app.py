@@ -46,17 +46,18 @@ logger = logging.getLogger("api")
 
 
 class Predictor(Protocol):
-    def predict(self, image: np.ndarray) -> tuple[str, float]: ...
+    def predict(self, image: np.ndarray) -> Any: ...  # (text, confidence), or a ParagraphResult
 
 
 def load_predictors() -> dict[str, Predictor]:
     """A predictor for each mode whose model is shipped; the line mode takes IAM's model when there is one."""
     from text_recognizer.character_predictor import CharacterPredictor
     from text_recognizer.line_predictor import LinePredictor, best_shipped_dataset
+    from text_recognizer.paragraph_text_recognizer import ParagraphTextRecognizer
 
-    # Paragraphs come with a later model; until it is added here, that mode answers "not available".
     loaders: dict[str, Callable[[], Predictor]] = {
         "line": lambda: LinePredictor(dataset=best_shipped_dataset()),
+        "paragraph": ParagraphTextRecognizer,
         "character": CharacterPredictor,
     }
     predictors = {}
@@ -97,9 +98,17 @@ def create_app(predictors: Mapping[str, Predictor] | None = None, config: Mappin
         image = decode_image(data)
         g.log.update(image_height=image.shape[0], image_width=image.shape[1])
         with locks[mode]:
-            text, confidence = predictors[mode].predict(image)
+            result = predictors[mode].predict(image)
+        extra = {}
+        if isinstance(result, tuple):
+            text, confidence = result
+        else:  # a paragraph: its lines too, each with its box [x, y, width, height] in the image's pixels
+            text, confidence = result.text, result.confidence
+            extra["lines"] = [
+                {"box": list(line.box), "pred": line.text, "conf": line.confidence} for line in result.lines
+            ]
         g.log.update(pred_length=len(text), conf=round(float(confidence), 4))
-        return jsonify(pred=text, conf=float(confidence), mode=mode)
+        return jsonify(pred=text, conf=float(confidence), mode=mode, **extra)
 
     @app.get("/")
     def health() -> Response:

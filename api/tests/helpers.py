@@ -15,6 +15,9 @@ SUPPORT_DIRNAME = Path(__file__).resolve().parents[2] / "text_recognizer" / "tes
 CHARACTER_IMAGES = sorted((SUPPORT_DIRNAME / "emnist").glob("*.png"))
 # The line mode serves the best shipped line model, so its test lines are from that model's data set.
 LINE_SUPPORT_DIRNAME = SUPPORT_DIRNAME / best_shipped_dataset()
+_PARAGRAPH_TEXTS = json.loads((SUPPORT_DIRNAME / "iam_paragraphs" / "texts.json").read_text())
+PARAGRAPH_IMAGE = SUPPORT_DIRNAME / "iam_paragraphs" / sorted(_PARAGRAPH_TEXTS)[0]
+PARAGRAPH_NUM_LINES = _PARAGRAPH_TEXTS[PARAGRAPH_IMAGE.name].count("\n") + 1
 
 
 def expected_character(path: Path) -> str:

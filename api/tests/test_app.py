@@ -19,12 +19,15 @@ from api import fetch
 from api.app import ALLOW_PRIVATE_URLS_ENV_VAR, create_app
 from api.tests.helpers import (
     CHARACTER_IMAGES,
+    PARAGRAPH_IMAGE,
+    PARAGRAPH_NUM_LINES,
     FakePredictor,
     ImageServer,
     data_url,
     expected_character,
     line_texts,
 )
+from text_recognizer.line_predictor import best_shipped_dataset
 from text_recognizer.metrics import character_error_rate
 from text_recognizer.tests.test_line_predictor import MAX_MEAN_CER
 from text_recognizer.util import MAX_IMAGE_PIXELS, read_image
@@ -123,7 +126,21 @@ def test_line_mode_is_the_default_and_serves_the_shipped_line_model(shipped_app:
         assert (answer["pred"], answer["conf"]) == shipped_predictors["line"].predict(read_image(path))
         predictions.append(answer["pred"])
         targets.append(text)
-    assert character_error_rate(predictions, targets) <= MAX_MEAN_CER
+    assert character_error_rate(predictions, targets) <= MAX_MEAN_CER[best_shipped_dataset()]
+
+
+def test_paragraph_mode_serves_the_paragraph_recognizer_with_line_boxes(shipped_app: Flask) -> None:
+    path = PARAGRAPH_IMAGE
+    json_body = {"image": data_url(path.read_bytes()), "mode": "paragraph"}
+    answer = shipped_app.test_client().post("/v1/predict", json=json_body)
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert body["mode"] == "paragraph" and len(body["lines"]) == PARAGRAPH_NUM_LINES
+    assert body["pred"] == "\n".join(line["pred"] for line in body["lines"])
+    assert body["conf"] == min(line["conf"] for line in body["lines"])
+    height, width = read_image(path).shape
+    boxes = [line["box"] for line in body["lines"]]
+    assert all(x >= 0 and y >= 0 and x + w <= width and y + h <= height for x, y, w, h in boxes)
 
 
 def test_raw_image_body_and_image_url_agree_with_json(shipped_predictors, image_server: ImageServer) -> None:

@@ -3,8 +3,10 @@
 from text_recognizer.datasets.dataset import ChecksumError, DataError, Dataset
 from text_recognizer.datasets.emnist_dataset import EmnistDataset
 from text_recognizer.datasets.emnist_lines_dataset import EmnistLinesDataset
+from text_recognizer.datasets.fsdl_handwriting_dataset import FsdlHandwritingDataset
 from text_recognizer.datasets.iam_dataset import IamDataset
 from text_recognizer.datasets.iam_lines_dataset import IamLinesDataset
+from text_recognizer.datasets.iam_paragraphs_dataset import IamParagraphsDataset
 
 __all__ = [
     "ChecksumError",
@@ -12,6 +14,8 @@ __all__ = [
     "Dataset",
     "EmnistDataset",
     "EmnistLinesDataset",
+    "FsdlHandwritingDataset",
     "IamDataset",
     "IamLinesDataset",
+    "IamParagraphsDataset",
 ]

@@ -44,22 +44,33 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download_url(url: str, path: Path, expected_sha256: str, timeout: float = 60.0) -> Path:
-    """Download `url` to `path` with a progress bar; the file appears under its name only once verified."""
+def fetch_url(
+    url: str, path: Path, expected_sha256: str | None = None, timeout: float = 60.0, progress: bool = True
+) -> Path:
+    """Stream `url` to `<path>.part`, then rename it to `path`: the file appears under its name only once complete.
+
+    A response shorter than its Content-Length, or (given `expected_sha256`) a different hash, is an error. Network
+    and file errors become a `DataError` whose `__cause__` is the original exception (an `urllib.error.HTTPError`
+    carries the status code). Whatever fails, no `.part` file is left behind.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".part")
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (URL comes from metadata)
             total = int(response.headers.get("Content-Length") or 0) or None
-            with open(partial, "wb") as f, tqdm(total=total, unit="B", unit_scale=True, desc=path.name) as bar:
+            with (
+                open(partial, "wb") as f,
+                tqdm(total=total, unit="B", unit_scale=True, desc=path.name, disable=not progress) as bar,
+            ):
                 for chunk in iter(lambda: response.read(_CHUNK_SIZE), b""):
                     f.write(chunk)
                     bar.update(len(chunk))
             if total is not None and partial.stat().st_size != total:
                 raise DataError(f"Download of {url} stopped after {partial.stat().st_size} of {total} bytes")
-        actual = sha256_of(partial)
-        if actual != expected_sha256:
-            raise ChecksumError(path, expected_sha256, actual)
+        if expected_sha256 is not None:
+            actual = sha256_of(partial)
+            if actual != expected_sha256:
+                raise ChecksumError(path, expected_sha256, actual)
         os.replace(partial, path)
     except DataError:
         partial.unlink(missing_ok=True)
@@ -68,6 +79,11 @@ def download_url(url: str, path: Path, expected_sha256: str, timeout: float = 60
         partial.unlink(missing_ok=True)
         raise DataError(f"Could not download {url} to {path}: {e}") from e
     return path
+
+
+def download_url(url: str, path: Path, expected_sha256: str, timeout: float = 60.0) -> Path:
+    """Download `url` to `path` with a progress bar; the file appears under its name only once verified."""
+    return fetch_url(url, path, expected_sha256, timeout)
 
 
 def read_metadata(folder: Path) -> dict[str, Any]:

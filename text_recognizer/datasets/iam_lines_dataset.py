@@ -27,6 +27,7 @@ from text_recognizer.datasets.dataset import Dataset
 from text_recognizer.datasets.emnist_dataset import PADDING_TOKEN, EmnistDataset
 from text_recognizer.datasets.iam_dataset import Box, IamDataset, IamLine
 from text_recognizer.datasets.line_augmentation import augment_line_batch
+from text_recognizer.util import ink_on_black
 
 SPLITS = ("train", "validation", "test")
 # Bump when the way crops are made changes, so that no stale cache is reused.
@@ -121,6 +122,13 @@ class IamLinesDataset(Dataset):
         """A training batch with each line randomly distorted (if `augment`); the targets unchanged."""
         return augment_line_batch(x, y, self._rng) if self.augment else (x, y)
 
+    def prepare_line(self, image: np.ndarray) -> tuple[np.ndarray, int]:
+        """A greyscale line image, dark ink on light or the reverse, as stored for training and read at prediction.
+
+        Also gives its width at `image_height` before any squeezing to `max_width`.
+        """
+        return fit_to_shape(normalize_ink(255 - ink_on_black(image)), self.image_height, self.max_width)
+
     def processed_filename(self) -> Path:
         params = {
             "version": PROCESSING_VERSION,
@@ -168,8 +176,7 @@ class IamLinesDataset(Dataset):
                 if len(text) > self.max_length:
                     too_long[split] += 1
                     continue
-                crop = crop_line(page, line.box, self.margin)
-                image, natural_width = fit_to_shape(normalize_ink(crop), self.image_height, self.max_width)
+                image, natural_width = self.prepare_line(crop_line(page, line.box, self.margin))
                 if image.sum() / 255 < MIN_INK_PER_CHARACTER * max(len(text), 1) * self.image_height**2:
                     blank[split] += 1
                     continue

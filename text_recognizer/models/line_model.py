@@ -10,7 +10,7 @@ import math
 import cv2
 import numpy as np
 
-from text_recognizer.metrics import character_error_rate, line_accuracy
+from text_recognizer.metrics import character_error_rate, line_accuracy, word_error_rate
 from text_recognizer.models.base import Model
 from text_recognizer.util import ink_on_black
 
@@ -34,7 +34,13 @@ class LineModel(Model):
         self.batch_augment_fn = getattr(self.data, "augment_batch", None)
 
     def prepare_image(self, image: np.ndarray) -> np.ndarray:
-        """Greyscale uint8 line image to network input: white ink on black, data set height, padded or cropped."""
+        """Greyscale uint8 line image to network input: white ink on black, data set height, padded or cropped.
+
+        A data set that prepares its own lines (`prepare_line`, as for IAM's real pages) does it exactly as it did for
+        the training images.
+        """
+        if hasattr(self.data, "prepare_line"):
+            return self.data.prepare_line(image)[0]
         height, width = self.data.input_shape[:2]
         image = ink_on_black(image)
         max_width = width * (MAX_WIDTH_FACTOR if self.variable_width else 1)
@@ -82,9 +88,13 @@ class LineModel(Model):
         return "".join(chars).split(padding, 1)[0].strip()
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 64) -> dict[str, float]:
-        """Character error rate over the split, and the mean per-line accuracy (1 - that line's error rate)."""
+        """Character and word error rates over the split, and the mean per-line accuracy (1 - that line's CER)."""
         predictions = [
             text for i in range(0, len(x), batch_size) for text, _ in self.predict_on_batch(x[i : i + batch_size])
         ]
         targets = [self.labels_to_text(labels) for labels in y]
-        return {"cer": character_error_rate(predictions, targets), "line_accuracy": line_accuracy(predictions, targets)}
+        return {
+            "cer": character_error_rate(predictions, targets),
+            "wer": word_error_rate(predictions, targets),
+            "line_accuracy": line_accuracy(predictions, targets),
+        }

@@ -26,7 +26,8 @@ def line_lstm_ctc(
     The width is left open, so lines of any width (at least one step per character: 8 px with three 2x2 blocks) fit.
     Tall lines want more height pooling than width pooling, so that a narrow character still gets its own steps.
     """
-    pools = tuple(tuple(p) for p in pool_sizes) if pool_sizes else ((2, 2),) * len(conv_filters)
+    # JSON configs give lists.
+    pools = tuple((int(h), int(w)) for h, w in pool_sizes) if pool_sizes else ((2, 2),) * len(conv_filters)
     inputs, x = line_conv_features((input_shape[0], None), tuple(conv_filters), pools)
     height, channels = x.shape[1], x.shape[3]
     x = keras.layers.Permute((2, 1, 3))(x)

@@ -1,8 +1,6 @@
 """The data layer: download, verification, mirror use and cache keying, on small files made here."""
 
 import hashlib
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,12 +8,13 @@ import pytest
 
 from text_recognizer.datasets import dataset as dataset_module
 from text_recognizer.datasets.dataset import ChecksumError, DataError, Dataset, download_url
+from text_recognizer.tests.support.local_http import QuietHandler, serve_locally
 
 PAYLOAD = b"handwriting " * 1000
 PAYLOAD_SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         self.send_response(200)
         self.send_header("Content-Length", str(len(PAYLOAD)))
@@ -23,17 +22,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         # /truncated promises the whole payload but stops half-way, as a dropped connection does.
         self.wfile.write(PAYLOAD[: len(PAYLOAD) // 2] if self.path == "/truncated" else PAYLOAD)
 
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve_locally(_Handler) as url:
+        yield url
 
 
 def test_download_verifies_and_renames(server_url: str, tmp_path: Path) -> None:
