@@ -1,7 +1,7 @@
 """Prediction latency and throughput, and training throughput, of the shipped line predictor on this machine.
 
     TEXT_RECOGNIZER_DATA_MIRROR=../shared/data/raw NLTK_DATA=../shared/data/nltk_data \
-        python evaluation/benchmark_line_predictor.py --dataset emnist_lines
+        python evaluation/benchmark_line_predictor.py --dataset iam_lines
 """
 
 import argparse
@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from evaluation.benchmarking import latency_percentiles_ms, peak_rss_mib, train_examples_per_s  # noqa: E402
 from evaluation.evaluate_line_predictor import load_test_lines  # noqa: E402
-from text_recognizer.line_predictor import LinePredictor  # noqa: E402
+from text_recognizer.line_predictor import SHIPPED_MODELS, LinePredictor  # noqa: E402
 
 
 def benchmark(dataset: str, batch_size: int, train_batches: int, predictions: int) -> dict[str, float]:
@@ -34,7 +34,7 @@ def benchmark(dataset: str, batch_size: int, train_batches: int, predictions: in
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", default="emnist_lines")
+    parser.add_argument("--dataset", default="iam_lines", choices=sorted(SHIPPED_MODELS))
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--train-batches", type=int, default=20)
     parser.add_argument("--predictions", type=int, default=300)

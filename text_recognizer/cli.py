@@ -1,37 +1,65 @@
 """Command-line entry point.
 
     python -m text_recognizer.cli predict path/to/character.png
+    python -m text_recognizer.cli predict --mode line path/to/line.png
+    python -m text_recognizer.cli predict --mode paragraph path/to/paragraph.png
+
+Prints a tab-separated line per image: its path, the text read (a paragraph's lines joined with " | ") and the
+confidence; unreadable images are reported on stderr and make the exit status 1.
 """
 
 import argparse
 import sys
+from typing import Any
+
+MODES = ("character", "line", "paragraph")
+
+
+def load_predictor(mode: str, network: str) -> Any:
+    """The shipped predictor for `mode`: a character model (`network`), the best line model, or paragraphs."""
+    if mode == "character":
+        from text_recognizer.character_predictor import CharacterPredictor
+
+        return CharacterPredictor(network=network)
+    if mode == "line":
+        from text_recognizer.line_predictor import LinePredictor, best_shipped_dataset
+
+        return LinePredictor(best_shipped_dataset())
+    from text_recognizer.paragraph_text_recognizer import ParagraphTextRecognizer
+
+    return ParagraphTextRecognizer()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m text_recognizer.cli", description="Read handwriting in images.")
     commands = parser.add_subparsers(dest="command", required=True)
-    predict = commands.add_parser("predict", help="recognize the character in each image")
+    predict = commands.add_parser("predict", help="read the handwriting in each image")
     predict.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...)")
+    predict.add_argument(
+        "--mode", choices=MODES, default="character", help="what each image holds (default: character)"
+    )
     predict.add_argument("--network", default="lenet", help="which shipped character model (default: lenet)")
     args = parser.parse_args(argv)
 
-    from text_recognizer.character_predictor import CharacterPredictor
     from text_recognizer.util import ImageError, read_image
 
     try:
-        predictor = CharacterPredictor(network=args.network)
+        predictor = load_predictor(args.mode, args.network)
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     status = 0
     for path in args.images:
         try:
-            char, confidence = predictor.predict(read_image(path))
+            result = predictor.predict(read_image(path))
         except ImageError as e:
             print(f"{path}\terror: {e}", file=sys.stderr)
             status = 1
             continue
-        print(f"{path}\t{char}\t{confidence:.3f}")
+        if not isinstance(result, tuple):  # a paragraph
+            result = result.text.replace("\n", " | "), result.confidence
+        text, confidence = result
+        print(f"{path}\t{text}\t{confidence:.3f}")
     return status
 
 

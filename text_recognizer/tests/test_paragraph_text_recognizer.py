@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from text_recognizer import cli
 from text_recognizer.metrics import character_error_rate
 from text_recognizer.paragraph_text_recognizer import ParagraphTextRecognizer, line_boxes
 from text_recognizer.util import ImageError, read_image
@@ -59,7 +60,8 @@ def test_reads_support_paragraphs(recognizer: ParagraphTextRecognizer, name: str
     tops = [line.box[1] for line in result.lines]
     assert tops == sorted(tops)
     height, width = image.shape
-    assert all(x >= 0 and y >= 0 and x + w <= width and y + h <= height for x, y, w, h in (line.box for line in result.lines))
+    boxes = [line.box for line in result.lines]
+    assert all(x >= 0 and y >= 0 and x + w <= width and y + h <= height for x, y, w, h in boxes)
     assert all(0 <= line.confidence <= 1 for line in result.lines)
     assert character_error_rate([result.text], [truth]) <= MAX_PAGE_CER, result.text
 
@@ -67,3 +69,11 @@ def test_reads_support_paragraphs(recognizer: ParagraphTextRecognizer, name: str
 def test_bad_image_is_an_image_error(recognizer: ParagraphTextRecognizer) -> None:
     with pytest.raises(ImageError):
         recognizer.predict(b"not an image")
+
+
+def test_cli_reads_a_paragraph_on_one_output_line(capsys: pytest.CaptureFixture[str]) -> None:
+    name = sorted(TEXTS)[0]
+    assert cli.main(["predict", "--mode", "paragraph", str(SUPPORT_DIRNAME / name)]) == 0
+    path, text, confidence = capsys.readouterr().out.rstrip("\n").split("\t")
+    assert path.endswith(name) and text.count(" | ") == TEXTS[name].count("\n")
+    assert 0 <= float(confidence) <= 1
