@@ -16,11 +16,11 @@ TEXTS = json.loads((SUPPORT_DIRNAME / "texts.json").read_text())
 # A line may lose a character or two to EMNIST's look-alikes (o/O/0, l/I/1); over all lines the rate must be low.
 MAX_LINE_CER = 0.25
 # Over all support lines of each data set; IAM's real handwriting by unseen writers is harder (see README's results).
-MAX_MEAN_CER = {"emnist_lines": 0.1, "iam_lines": IAM_MAX_MEAN_CER}
+MAX_MEAN_CER = {"emnist_lines": 0.1, "iam_lines": 0.3}
 IAM_SUPPORT_DIRNAME = SUPPORT_DIRNAME.parent / "iam_lines"
 IAM_TEXTS = json.loads((IAM_SUPPORT_DIRNAME / "texts.json").read_text())
 # Real lines by writers never seen in training: one line may be read badly, but not wholly wrongly.
-IAM_MAX_LINE_CER = IAM_MAX_LINE
+IAM_MAX_LINE_CER = 0.6
 
 
 @pytest.fixture(scope="module")

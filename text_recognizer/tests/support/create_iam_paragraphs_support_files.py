@@ -35,7 +35,7 @@ def main() -> None:
         small = cv2.resize(paragraph.crop, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
         cv2.imwrite(str(SUPPORT_DIRNAME / f"{paragraph.form_id}.png"), small)
         texts[f"{paragraph.form_id}.png"] = "\n".join(line.text for line in paragraph.lines)
-        print(f"{paragraph.form_id}.png {small.shape} {iam.form_members[paragraph.form_id]}: {len(paragraph.lines)} lines")
+        print(f"{paragraph.form_id}.png {small.shape}: {len(paragraph.lines)} lines")
     (SUPPORT_DIRNAME / "texts.json").write_text(json.dumps(texts, indent=1, ensure_ascii=False) + "\n")
 
 
