@@ -40,9 +40,9 @@ def load_test_lines(predictor: LinePredictor, num_lines: int) -> tuple[np.ndarra
     return dataset.x_test[:num_lines], dataset.y_test[:num_lines]
 
 
-def evaluate(dataset: str, num_lines: int) -> dict[str, float]:
+def evaluate(dataset: str, num_lines: int, beam_width: int = 1) -> dict[str, float]:
     """Character and word error rates and line accuracy of the shipped predictor for `dataset` on its test lines."""
-    predictor = LinePredictor(dataset)
+    predictor = LinePredictor(dataset, beam_width=beam_width)
     x, y = load_test_lines(predictor, num_lines)
     return {**predictor.model.evaluate(x, y), "lines": len(x)}
 
@@ -57,8 +57,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="iam_lines", choices=sorted(CER_CEILINGS))
     parser.add_argument("--num-lines", type=int, default=1000, help="test lines to read (at most the split's)")
+    parser.add_argument("--beam-width", type=int, default=1, help="CTC beam search width (1: greedy best path)")
     args = parser.parse_args()
-    metrics = evaluate(args.dataset, args.num_lines)
+    metrics = evaluate(args.dataset, args.num_lines, args.beam_width)
     print(f"lines: {metrics['lines']}")
     print(f"line_accuracy: {metrics['line_accuracy']:.4f}")
     print(f"wer: {metrics['wer']:.4f}")

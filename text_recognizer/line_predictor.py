@@ -14,6 +14,8 @@ SHIPPED_MODELS = {
     "emnist_lines": "LineModelCtc_EmnistLinesDataset_line_lstm_ctc",
     "iam_lines": "LineModelCtc_IamLinesDataset_line_lstm_ctc",
 }
+# Short names users reach for first.
+DATASET_ALIASES = {"iam": "iam_lines", "emnist": "emnist_lines"}
 
 
 def best_shipped_dataset() -> str:
@@ -25,11 +27,12 @@ class LinePredictor(Predictor):
     """Loads the shipped line model for `dataset` and reads images of any width and height.
 
     Args:
-        dataset: which shipped model to load, a key of `SHIPPED_MODELS`.
+        dataset: which shipped model to load, a key of `SHIPPED_MODELS` (or of `DATASET_ALIASES`).
         beam_width: above 1, CTC models decode with beam search of this width instead of the greedy best path.
     """
 
     def __init__(self, dataset: str = "emnist_lines", beam_width: int = 1):
+        dataset = DATASET_ALIASES.get(dataset, dataset)
         if dataset not in SHIPPED_MODELS:
             raise ValueError(f"No line model for data set {dataset!r}; choose one of {sorted(SHIPPED_MODELS)}")
         self.model = load_shipped_model(SHIPPED_MODELS[dataset])

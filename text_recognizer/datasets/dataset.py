@@ -10,6 +10,7 @@ and its checksum are taken from `<mirror>/<name>/` instead, and nothing is downl
 """
 
 import hashlib
+import json
 import os
 import urllib.request
 from pathlib import Path
@@ -134,6 +135,13 @@ class Dataset:
         if actual != metadata["sha256"]:
             raise ChecksumError(path, metadata["sha256"], actual)
         return path
+
+    @classmethod
+    def cache_filename(cls, folder: str, params: dict[str, Any]) -> Path:
+        """`data/processed/<folder>/<key>.h5`, the key a hash of everything the cache depends on (`params`, which
+        include the raw file's hash), so that a cache made differently is never mistaken for this one."""
+        key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+        return cls.data_dirname() / "processed" / folder / f"{key}.h5"
 
     @classmethod
     def raw_sha256(cls) -> str:

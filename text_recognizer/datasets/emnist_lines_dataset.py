@@ -7,8 +7,6 @@ Each line overlaps its characters by one random fraction of their width; test li
 test split. Targets are label sequences padded to `max_length` with the `_` token (also the CTC blank).
 """
 
-import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -76,8 +74,7 @@ class EmnistLinesDataset(Dataset):
             "corpus_sha256": corpus_sha256(),
             "alphabet": "".join(sorted(self.alphabet())),
         }
-        key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
-        return self.data_dirname() / "processed" / "emnist_lines" / f"{key}.h5"
+        return self.cache_filename("emnist_lines", params)
 
     def load_or_generate_data(self) -> None:
         path = self.processed_filename()

@@ -9,7 +9,6 @@ left out. Targets are labels in the EMNIST mapping, padded to `max_length` with 
 IAM's: train, validation (`x_val`) and test.
 """
 
-import hashlib
 import json
 import os
 import time
@@ -139,8 +138,7 @@ class IamLinesDataset(Dataset):
             "max_length": self.max_length,
             "mapping": self.mapping,
         }
-        key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
-        return self.data_dirname() / "processed" / "iam_lines" / f"{key}.h5"
+        return self.cache_filename("iam_lines", params)
 
     def load_or_generate_data(self) -> None:
         path = self.processed_filename()

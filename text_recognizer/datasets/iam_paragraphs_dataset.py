@@ -10,7 +10,6 @@ that neighbouring lines never share a label and a line detector can tell them ap
 all share one); forms whose lines have no split are left out.
 """
 
-import hashlib
 import json
 import os
 import time
@@ -156,8 +155,7 @@ class IamParagraphsDataset(Dataset):
             "margin": self.margin,
             "shrink": SHRINK,
         }
-        key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
-        return self.data_dirname() / "processed" / "iam_paragraphs" / f"{key}.h5"
+        return self.cache_filename("iam_paragraphs", params)
 
     def load_or_generate_data(self) -> None:
         path = self.processed_filename()

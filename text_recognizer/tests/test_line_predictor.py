@@ -94,7 +94,9 @@ def test_bad_image_is_an_image_error(predictor: LinePredictor) -> None:
 
 @pytest.fixture(scope="module")
 def iam_predictor() -> LinePredictor:
-    return LinePredictor("iam_lines")
+    predictor = LinePredictor("iam")
+    assert predictor.model.name == "LineModelCtc_IamLinesDataset_line_lstm_ctc"
+    return predictor
 
 
 @pytest.mark.parametrize(
