@@ -173,7 +173,9 @@ def run_experiment(config: dict[str, Any], save: bool = False, use_wandb: bool =
             "config": config,
             "command": "python training/run_experiment.py --save " + shlex.quote(json.dumps(config)),
             "metrics": metrics,
-            "epochs_run": len(history.epoch),
+            # Epoch numbers count from the start of the run, also when it resumed from a backup (and when a resumed run
+            # had no epoch left to train, its history is empty).
+            "epochs_run": history.epoch[-1] + 1 if history.epoch else train_args["epochs"],
             "dataset_sha256": dataset.raw_sha256(),
         }
         print(f"Saved weights to {model.save_weights(info=info)}")
