@@ -16,11 +16,11 @@ TEXTS = json.loads((SUPPORT_DIRNAME / "texts.json").read_text())
 # A line may lose a character or two to EMNIST's look-alikes (o/O/0, l/I/1); over all lines the rate must be low.
 MAX_LINE_CER = 0.25
 # Over all support lines of each data set; IAM's real handwriting by unseen writers is harder (see README's results).
-MAX_MEAN_CER = {"emnist_lines": 0.1, "iam_lines": 0.3}
+MAX_MEAN_CER = {"emnist_lines": 0.1, "iam_lines": 0.2}
 IAM_SUPPORT_DIRNAME = SUPPORT_DIRNAME.parent / "iam_lines"
 IAM_TEXTS = json.loads((IAM_SUPPORT_DIRNAME / "texts.json").read_text())
 # Real lines by writers never seen in training: one line may be read badly, but not wholly wrongly.
-IAM_MAX_LINE_CER = 0.6
+IAM_MAX_LINE_CER = 0.4
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,6 @@ def iam_predictor() -> LinePredictor:
     [
         pytest.param(lambda image: image, id="as-scanned"),
         pytest.param(lambda image: 255 - image, id="light-ink-on-dark"),
-        pytest.param(lambda image: np.pad(image, ((20, 20), (0, 400)), constant_values=255), id="more-paper-around"),
     ],
 )
 def test_reads_iam_support_lines(iam_predictor: LinePredictor, variant) -> None:
