@@ -58,3 +58,14 @@ def test_ctc_confidence_falls_with_ambiguity() -> None:
     unsure = clear.copy()
     unsure[0, 2] = [0.01, 0.5, 0.49]  # "b" or nothing
     assert ctc_decode(unsure, 2)[1][0] < ctc_decode(clear, 2)[1][0]
+
+
+def test_ctc_confidence_is_per_character_so_long_clear_lines_stay_sure() -> None:
+    def clear(labels: list[int], probability: float = 0.95) -> np.ndarray:
+        steps = np.full((2 * len(labels), 3), (1 - probability) / 2)
+        steps[np.arange(0, 2 * len(labels), 2), labels] = probability
+        steps[np.arange(1, 2 * len(labels), 2), 2] = probability  # a blank between labels
+        return steps[None]
+
+    short, long = ctc_decode(clear([0, 1]), 2)[1][0], ctc_decode(clear([0, 1] * 20), 2)[1][0]
+    assert 0.9 < long <= 1 and abs(short - long) < 0.05
