@@ -3,6 +3,8 @@
     >>> from text_recognizer.line_predictor import LinePredictor
     >>> LinePredictor().predict("text_recognizer/tests/support/emnist_lines/2.png")
     ('fathers in the forest', 0.9...)
+    >>> LinePredictor("iam").predict("text_recognizer/tests/support/iam_lines/f02-020-07.png")   # real handwriting
+    ('taken part.', 0.9...)
 """
 
 from text_recognizer.models.base import WEIGHTS_DIRNAME, load_shipped_model
