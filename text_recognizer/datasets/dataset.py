@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import h5py
 import toml
 from tqdm import tqdm
 
@@ -135,6 +136,14 @@ class Dataset:
         if actual != metadata["sha256"]:
             raise ChecksumError(path, metadata["sha256"], actual)
         return path
+
+    def read_splits(self, cache: h5py.File) -> None:
+        """Set `x_train`, `y_train`, `x_val`, `y_val`, `x_test`, `y_test` from an open cache file, for each split it
+        holds (as `x_<split>`, `y_<split>`, split train, validation or test)."""
+        for split, name in (("train", "train"), ("validation", "val"), ("test", "test")):
+            if f"x_{split}" in cache:
+                setattr(self, f"x_{name}", cache[f"x_{split}"][:])
+                setattr(self, f"y_{name}", cache[f"y_{split}"][:])
 
     @classmethod
     def cache_filename(cls, folder: str, params: dict[str, Any]) -> Path:

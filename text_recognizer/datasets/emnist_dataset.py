@@ -50,8 +50,7 @@ class EmnistDataset(Dataset):
         if not path.exists():
             _process_raw(self.raw_file(), path, self.mapping)
         with h5py.File(path, "r") as f:
-            self.x_train, self.y_train = f["x_train"][:], f["y_train"][:]
-            self.x_test, self.y_test = f["x_test"][:], f["y_test"][:]
+            self.read_splits(f)
         rng = np.random.default_rng(42)
         if self.sample_to_balance:
             self.x_train, self.y_train = _balance(self.x_train, self.y_train, rng)

@@ -97,8 +97,7 @@ class EmnistLinesDataset(Dataset):
                     f.create_dataset(f"y_{split}", data=y)
             os.replace(partial, path)
         with h5py.File(path, "r") as f:
-            self.x_train, self.y_train = f["x_train"][:], f["y_train"][:]
-            self.x_test, self.y_test = f["x_test"][:], f["y_test"][:]
+            self.read_splits(f)
 
     def _draw_lines(
         self,

@@ -145,9 +145,7 @@ class IamLinesDataset(Dataset):
         if not path.exists():
             self._build(path)
         with h5py.File(path, "r") as f:
-            self.x_train, self.y_train = f["x_train"][:], f["y_train"][:]
-            self.x_val, self.y_val = f["x_validation"][:], f["y_validation"][:]
-            self.x_test, self.y_test = f["x_test"][:], f["y_test"][:]
+            self.read_splits(f)
             self.texts = {split: list(f[f"texts_{split}"].asstr()[:]) for split in SPLITS}
             self.line_ids = {split: list(f[f"ids_{split}"].asstr()[:]) for split in SPLITS}
             self.stats = json.loads(f.attrs["stats"])
