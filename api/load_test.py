@@ -3,6 +3,7 @@ concurrency level, prints latency percentiles, throughput and errors per level, 
 
     python api/load_test.py                                   # line mode, a support line, 200 requests at 1, 8, 64
     python api/load_test.py --mode character --levels 1 8 --requests 100
+    python api/load_test.py --mode paragraph --levels 1 8 --requests 50
 
 Each request is a POST /v1/predict with the image as a JSON data URL, on a new connection. A level stops sending
 after `--max-seconds`; requests not sent then are reported as skipped.
@@ -31,7 +32,7 @@ from text_recognizer.line_predictor import best_shipped_dataset  # noqa: E402
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mode", default="line", choices=["line", "character"])
+    parser.add_argument("--mode", default="line", choices=["line", "paragraph", "character"])
     parser.add_argument("--image", type=Path, help="image to send (default: a support image the mode's model reads)")
     parser.add_argument("--requests", type=int, default=200, help="requests per concurrency level")
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 8, 64], help="concurrency levels")
@@ -74,7 +75,8 @@ def _support_image(mode: str) -> Path:
     """A test image of the data the mode's shipped model was trained on (IAM lines when that model is shipped)."""
     if mode == "character":
         return SUPPORT_DIRNAME / "emnist" / "upper_A.png"
-    return min((SUPPORT_DIRNAME / best_shipped_dataset()).glob("*.png"))
+    folder = "iam_paragraphs" if mode == "paragraph" else best_shipped_dataset()
+    return min((SUPPORT_DIRNAME / folder).glob("*.png"))
 
 
 def _run_level(port: int, body: str, concurrency: int, requests: int, max_seconds: float) -> str:
