@@ -1,7 +1,7 @@
 """Reads a paragraph of handwriting: the line detector finds the lines, the IAM line predictor reads each one.
 
     >>> from text_recognizer.paragraph_text_recognizer import ParagraphTextRecognizer
-    >>> result = ParagraphTextRecognizer().predict("text_recognizer/tests/support/iam_paragraphs/a01-000u.png")
+    >>> result = ParagraphTextRecognizer().predict("text_recognizer/tests/support/iam_paragraphs/a01-014.png")
     >>> print(result.text)              # the lines, top to bottom, joined with newlines
     >>> result.lines[0].box, result.lines[0].confidence
 
