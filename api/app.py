@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,9 +30,9 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 
 from api.fetch import FetchError, fetch_url
+from text_recognizer.predictor import MODES, load_predictor
 from text_recognizer.util import ImageError, decode_data_url, decode_image
 
-MODES = ("line", "paragraph", "character")
 DEFAULT_MODE = "line"
 ALLOW_PRIVATE_URLS_ENV_VAR = "TEXT_RECOGNIZER_API_ALLOW_PRIVATE_URLS"
 DEFAULT_CONFIG = {
@@ -51,19 +51,10 @@ class Predictor(Protocol):
 
 def load_predictors() -> dict[str, Predictor]:
     """A predictor for each mode whose model is shipped; the line mode takes IAM's model when there is one."""
-    from text_recognizer.character_predictor import CharacterPredictor
-    from text_recognizer.line_predictor import LinePredictor, best_shipped_dataset
-    from text_recognizer.paragraph_text_recognizer import ParagraphTextRecognizer
-
-    loaders: dict[str, Callable[[], Predictor]] = {
-        "line": lambda: LinePredictor(dataset=best_shipped_dataset()),
-        "paragraph": ParagraphTextRecognizer,
-        "character": CharacterPredictor,
-    }
     predictors = {}
-    for mode, loader in loaders.items():
+    for mode in MODES:
         try:
-            predictors[mode] = loader()
+            predictors[mode] = load_predictor(mode)
         except FileNotFoundError as e:  # weights not shipped: serve the other modes
             logger.warning(json.dumps({"event": "mode_unavailable", "mode": mode, "reason": str(e)}))
     return predictors

@@ -10,24 +10,8 @@ confidence; unreadable images are reported on stderr and make the exit status 1.
 
 import argparse
 import sys
-from typing import Any
 
-MODES = ("character", "line", "paragraph")
-
-
-def load_predictor(mode: str, network: str) -> Any:
-    """The shipped predictor for `mode`: a character model (`network`), the best line model, or paragraphs."""
-    if mode == "character":
-        from text_recognizer.character_predictor import CharacterPredictor
-
-        return CharacterPredictor(network=network)
-    if mode == "line":
-        from text_recognizer.line_predictor import LinePredictor, best_shipped_dataset
-
-        return LinePredictor(best_shipped_dataset())
-    from text_recognizer.paragraph_text_recognizer import ParagraphTextRecognizer
-
-    return ParagraphTextRecognizer()
+from text_recognizer.predictor import MODES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     predict.add_argument("--network", default="lenet", help="which shipped character model (default: lenet)")
     args = parser.parse_args(argv)
 
+    from text_recognizer.predictor import load_predictor
     from text_recognizer.util import ImageError, read_image
 
     try:

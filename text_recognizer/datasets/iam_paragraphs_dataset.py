@@ -134,7 +134,7 @@ class IamParagraphsDataset(Dataset):
     Args:
         image_size: side of the square input images and label maps.
         margin: page pixels kept around the union of a form's line boxes.
-        augment: whether models should distort training batches (the data set only stores this choice).
+        augment: whether `augment_batch` distorts training batches (see `paragraph_augmentation`) or leaves them be.
     """
 
     raw_name = IamDataset.raw_name
@@ -146,6 +146,14 @@ class IamParagraphsDataset(Dataset):
         self.x_train = self.y_train = self.x_val = self.y_val = self.x_test = self.y_test = np.empty(0)
         self.form_ids: dict[str, list[str]] = {}
         self.stats: dict[str, Any] = {}
+        self._rng = np.random.default_rng(0)
+
+    def augment_batch(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A training batch with each page and its label map distorted alike (if `augment`)."""
+        # Imported here: it warps with Keras, which reading the data set (and `text_recognizer.datasets`) need not load.
+        from text_recognizer.datasets.paragraph_augmentation import augment_paragraph_batch
+
+        return augment_paragraph_batch(x, y, self._rng, self.num_classes) if self.augment else (x, y)
 
     def processed_filename(self) -> Path:
         params = {

@@ -37,6 +37,8 @@ class Model:
         self.name = f"{type(self).__name__}_{dataset_cls.__name__}_{network_fn.__name__}"
         self.data = dataset_cls(**(dataset_args or {}))
         self.network = network_fn(self.data.input_shape, self.data.num_classes, **(network_args or {}))
+        # Data sets that know how their examples vary distort the training batches themselves.
+        self.batch_augment_fn = getattr(self.data, "augment_batch", None)
 
     @property
     def weights_filename(self) -> Path:

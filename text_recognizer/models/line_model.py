@@ -28,11 +28,6 @@ class LineModel(Model):
     #: The network reads any width: images are padded up to the training width, cropped only far beyond it.
     variable_width = False
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # Line data sets that know how their writing varies distort the training batches themselves.
-        self.batch_augment_fn = getattr(self.data, "augment_batch", None)
-
     def prepare_image(self, image: np.ndarray) -> np.ndarray:
         """Greyscale uint8 line image to network input: white ink on black, data set height, padded or cropped.
 
