@@ -5,10 +5,14 @@
 
 The config may also be the path of a JSON file. `train_args` takes `batch_size`, `epochs`, `learning_rate`,
 `validation_fraction`, `early_stopping_patience` and `reduce_lr_patience` (epochs without a better validation loss
-before stopping, or before halving the learning rate; 0 turns either off) and `distribution` ("none",
-"mirrored" or "multi_worker", see training/distribution.py). An interrupted run started again with the same config
-resumes from its last finished epoch, also when only its `epochs` changed (so a run can be extended, or cut short
-and saved from where it is).
+before stopping, or before halving the learning rate; 0 turns either off), `distribution` ("none",
+"mirrored" or "multi_worker", see training/distribution.py) and `initial_weights` (a `.weights.h5` file of the same
+network to start from, to fine-tune or to train a shipped model further; the JSON saved beside the new weights then
+keeps the one beside those it started from, so the chain of commands stays on record). `model_args` go to the model
+class (how a LineModelCtc decodes, see training/tune_decoder.py).
+
+An interrupted run started again with the same config resumes from its last finished epoch, also when only its
+`epochs` changed (so a run can be extended, or cut short and saved from where it is).
 
 `key=value` arguments after the config override its entries, dotted keys reaching into nested ones (values are read
 as JSON or Python literals where they parse, else as strings); this is how a W&B sweep agent passes its parameters
@@ -39,6 +43,7 @@ DEFAULT_TRAIN_ARGS = {
     "early_stopping_patience": 3,
     "reduce_lr_patience": 1,
     "distribution": "none",
+    "initial_weights": None,
 }
 
 
@@ -115,6 +120,16 @@ def run_experiment(config: dict[str, Any], save: bool = False, use_wandb: bool =
     print(dataset)
 
     train_args = config["train_args"]
+    initialized_from: dict[str, Any] | None = None
+    if train_args["initial_weights"]:
+        initial = Path(train_args["initial_weights"])
+        if not initial.is_file():
+            raise ValueError(f"train_args.initial_weights: no such file {initial}")
+        model.load_weights(initial)
+        # Read now: with --save, the new weights may replace these very files.
+        info_path = initial.with_name(initial.name.removesuffix(".weights.h5") + ".json")
+        initialized_from = json.loads(info_path.read_text()) if info_path.is_file() else {"weights": str(initial)}
+        print(f"Starting from the weights in {initial}")
     # The epoch budget is left out of the key so that a run can be resumed with more (or fewer) epochs.
     resumable = {**config, "train_args": {k: v for k, v in train_args.items() if k != "epochs"}}
     config_key = hashlib.sha256(json.dumps(resumable, sort_keys=True).encode()).hexdigest()[:12]
@@ -178,6 +193,8 @@ def run_experiment(config: dict[str, Any], save: bool = False, use_wandb: bool =
             "epochs_run": history.epoch[-1] + 1 if history.epoch else train_args["epochs"],
             "dataset_sha256": dataset.raw_sha256(),
         }
+        if initialized_from is not None:
+            info["initialized_from"] = initialized_from
         print(f"Saved weights to {model.save_weights(info=info)}")
     return metrics
 

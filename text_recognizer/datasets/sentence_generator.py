@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from text_recognizer.datasets.dataset import DataError
+from text_recognizer.datasets.iam_dataset import rebuild_text
 
 CORPUS = "brown"
 
@@ -84,6 +85,17 @@ def corpus_text() -> str:
     from nltk.corpus import brown
 
     return " ".join(brown.words())
+
+
+@functools.cache
+def written_text() -> str:
+    """The Brown corpus as it would be written: each sentence's tokens joined as IAM's transcriptions are (`,` and
+    `'s` glued to the word before, quotes to the words they enclose, `` and '' as ", -- as -)."""
+    _find_corpus()
+    from nltk.corpus import brown
+
+    marks = {"``": '"', "''": '"', "--": "-"}
+    return " ".join(rebuild_text([marks.get(token, token) for token in sentence])[0] for sentence in brown.sents())
 
 
 def _clean_text(text: str, alphabet: set[str]) -> str:

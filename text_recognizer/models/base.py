@@ -110,7 +110,10 @@ class Model:
 
 
 def build_model(config: dict[str, Any]) -> Model:
-    """The model an experiment config describes: `dataset`, `model`, `network` names and their `*_args`."""
+    """The model an experiment config describes: `dataset`, `model`, `network` names and their `*_args`.
+
+    `model_args` are the model class's own (how a `LineModelCtc` decodes, say).
+    """
     # Imported here because these packages import this module.
     from text_recognizer import datasets, models, networks
 
@@ -120,12 +123,18 @@ def build_model(config: dict[str, Any]) -> Model:
             raise ValueError(f"Unknown {kind} {name!r}; choose one of {sorted(module.__all__)}")
         return getattr(module, name)
 
-    return lookup(models, "model")(
-        dataset_cls=lookup(datasets, "dataset"),
-        network_fn=lookup(networks, "network"),
-        dataset_args=config.get("dataset_args"),
-        network_args=config.get("network_args"),
-    )
+    model_cls = lookup(models, "model")
+    dataset_cls, network_fn = lookup(datasets, "dataset"), lookup(networks, "network")
+    try:
+        return model_cls(
+            dataset_cls=dataset_cls,
+            network_fn=network_fn,
+            dataset_args=config.get("dataset_args"),
+            network_args=config.get("network_args"),
+            **(config.get("model_args") or {}),
+        )
+    except TypeError as e:  # an argument the model, data set or network does not take
+        raise ValueError(f"Bad experiment config: {e}") from e
 
 
 def load_shipped_model(name: str) -> Model:

@@ -7,6 +7,9 @@ The blank is a class of the mapping (the `_` padding token), which also pads the
     ([[0, 0, 1]], array([1.]))
 """
 
+import heapq
+import math
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -39,15 +42,30 @@ class CtcLoss(keras.losses.Loss):
         return {**super().get_config(), "blank_label": self.blank_label}
 
 
-def ctc_decode(probabilities: np.ndarray, blank_label: int, beam_width: int = 1) -> tuple[list[list[int]], np.ndarray]:
+#: Log-probabilities over the classes of the label that follows a label sequence, weighted: a language model.
+LabelScorer = Callable[[tuple[int, ...]], np.ndarray]
+
+
+def ctc_decode(
+    probabilities: np.ndarray,
+    blank_label: int,
+    beam_width: int = 1,
+    scorer: LabelScorer | None = None,
+    length_bonus: float = 0.0,
+) -> tuple[list[list[int]], np.ndarray]:
     """Label sequences of a batch of softmax outputs (batch, steps, classes), and a confidence in each.
 
-    With `beam_width` 1 the labels are the greedy best path's (repeats merged, then blanks dropped), else those beam
-    search finds. The confidence is the sequence's probability (summed over all its alignments) per label, i.e. its
-    geometric mean over the labels: a whole line of 40 characters each read at 0.95 has probability 0.13, but reads as
-    sure as each of its characters, so lines of any length compare.
+    With `beam_width` 1 and no `scorer` the labels are the greedy best path's (repeats merged, then blanks dropped),
+    else those beam search finds; with a `scorer` (a language model) the search adds its score for each label, and
+    `length_bonus`, to the network's log-probability (see `beam_search`).
+
+    The confidence is the network's probability of the sequence (summed over all its alignments; the language model
+    plays no part) per label, i.e. its geometric mean over the labels: a whole line of 40 characters each read at 0.95
+    has probability 0.13, but reads as sure as each of its characters, so lines of any length compare.
     """
-    if beam_width <= 1:
+    if scorer is not None:
+        sequences = [beam_search(line, blank_label, beam_width, scorer, length_bonus) for line in probabilities]
+    elif beam_width <= 1:
         best = probabilities.argmax(axis=-1)
         new = np.ones_like(best, dtype=bool)
         new[:, 1:] = best[:, 1:] != best[:, :-1]
@@ -66,6 +84,58 @@ def ctc_decode(probabilities: np.ndarray, blank_label: int, beam_width: int = 1)
         sequences = [[int(label) for label in row if label >= 0] for row in np.asarray(decoded[0])]
     lengths = np.array([max(len(sequence), 1) for sequence in sequences])
     return sequences, sequence_probabilities(probabilities, sequences, blank_label) ** (1 / lengths)
+
+
+def beam_search(
+    probabilities: np.ndarray,
+    blank_label: int,
+    beam_width: int,
+    scorer: LabelScorer,
+    length_bonus: float = 0.0,
+    min_probability: float = 1e-3,
+) -> list[int]:
+    """The best label sequence of one line's outputs (steps, classes) by CTC prefix beam search with a language model.
+
+    A prefix's score is log P(prefix | outputs), summed over its alignments as CTC does, plus for each of its labels
+    `scorer(labels before it)[label] + length_bonus` (shallow fusion: Hannun et al. 2014, arXiv:1408.2873). Labels
+    the network gives less than `min_probability` at a step are not tried there, which keeps the search fast.
+    """
+    log_probabilities = np.log(np.maximum(probabilities, np.finfo(np.float32).tiny)).tolist()
+    candidates = [np.flatnonzero(row > min_probability).tolist() for row in probabilities]
+    # Per prefix: log-probability of its alignments so far that end in a blank, and of those that end in its last label.
+    beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, -math.inf)}
+    scores: dict[tuple[int, ...], np.ndarray] = {}
+    for row, labels in zip(log_probabilities, candidates, strict=True):
+        extended: dict[tuple[int, ...], list[float]] = {}
+        for prefix, (ends_blank, ends_label) in beams.items():
+            total = _log_add(ends_blank, ends_label)
+            entry = extended.setdefault(prefix, [-math.inf, -math.inf])
+            entry[0] = _log_add(entry[0], total + row[blank_label])
+            last = prefix[-1] if prefix else None
+            if last is not None:  # the last label again, without a blank between, merges into it
+                entry[1] = _log_add(entry[1], ends_label + row[last])
+            for label in labels:
+                if label == blank_label:
+                    continue
+                if prefix not in scores:
+                    scores[prefix] = scorer(prefix)
+                longer = prefix + (label,)
+                source = ends_blank if label == last else total
+                entry = extended.setdefault(longer, [-math.inf, -math.inf])
+                entry[1] = _log_add(entry[1], source + row[label] + float(scores[prefix][label]) + length_bonus)
+        beams = {
+            prefix: (entry[0], entry[1])
+            for prefix, entry in heapq.nlargest(beam_width, extended.items(), key=lambda item: _log_add(*item[1]))
+        }
+    best: tuple[int, ...] = max(beams, key=lambda prefix: _log_add(*beams[prefix]))
+    return list(best)
+
+
+def _log_add(a: float, b: float) -> float:
+    """log(exp(a) + exp(b)), without overflow."""
+    if a < b:
+        a, b = b, a
+    return a if b == -math.inf else a + math.log1p(math.exp(b - a))
 
 
 def sequence_probabilities(probabilities: np.ndarray, sequences: list[list[int]], blank_label: int) -> np.ndarray:

@@ -1,0 +1,96 @@
+"""Picks how a shipped CTC line model decodes: the language model's weight and the length bonus of its beam search.
+
+    python training/tune_decoder.py LineModelCtc_IamLinesDataset_line_lstm_ctc --language-model CharNgramModel_brown \
+        --lm-weights 0.2 0.3 0.4 0.5 --length-bonuses 0 0.3 0.6 --beam-width 16 --save
+
+Every pair of `--lm-weights` and `--length-bonuses` decodes the data set's validation split (the network runs once);
+the pair with the lowest CER is then measured on the test split, which played no part in choosing it, and all is
+printed (`cer: <test CER>` last). With `--save` the choice becomes the shipped model's `model_args`, so that its
+predictor decodes that way, and its JSON records this command, the validation grid and the test metrics it reached.
+"""
+
+import argparse
+import itertools
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def decode_metrics(model: Any, probabilities: np.ndarray, targets: list[str]) -> dict[str, float]:
+    """CER and WER of `model`'s decoding (as set now) of network outputs against the target texts."""
+    from text_recognizer.metrics import character_error_rate, word_error_rate
+
+    sequences, _ = model.decode(probabilities)
+    predictions = [model.labels_to_text(labels) for labels in sequences]
+    return {"cer": character_error_rate(predictions, targets), "wer": word_error_rate(predictions, targets)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", help="a shipped LineModelCtc, e.g. LineModelCtc_IamLinesDataset_line_lstm_ctc")
+    parser.add_argument("--language-model", default="CharNgramModel_brown", help="a shipped language model")
+    parser.add_argument("--lm-weights", type=float, nargs="+", default=[0.2, 0.3, 0.4, 0.5])
+    parser.add_argument("--length-bonuses", type=float, nargs="+", default=[0.0, 0.3, 0.6])
+    parser.add_argument("--beam-width", type=int, default=16)
+    parser.add_argument("--save", action="store_true", help="make the best pair the shipped model's decoding")
+    args = parser.parse_args(argv)
+
+    from text_recognizer.datasets import DataError
+    from text_recognizer.models.base import WEIGHTS_DIRNAME, load_shipped_model
+    from text_recognizer.models.line_model_ctc import LineModelCtc
+
+    try:
+        model = load_shipped_model(args.model)
+        if not isinstance(model, LineModelCtc):
+            raise ValueError(f"{args.model} is a {type(model).__name__}, not a LineModelCtc")
+        model.data.load_or_generate_data()
+        data = model.data
+        splits = {
+            split: (model.network.predict(x, batch_size=64, verbose=0), [model.labels_to_text(labels) for labels in y])
+            for split, x, y in (("validation", data.x_val, data.y_val), ("test", data.x_test, data.y_test))
+        }
+        grid = []
+        for lm_weight, length_bonus in itertools.product(args.lm_weights, args.length_bonuses):
+            decoder = {"beam_width": args.beam_width, "language_model": args.language_model,
+                       "lm_weight": lm_weight, "length_bonus": length_bonus}  # fmt: skip
+            model.set_decoder(**decoder)
+            grid.append({**decoder, **decode_metrics(model, *splits["validation"])})
+            print("validation " + " ".join(f"{key} {value}" for key, value in grid[-1].items()), flush=True)
+    except (ValueError, DataError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    best = min(grid, key=lambda row: row["cer"])
+    decoder = {key: best[key] for key in ("beam_width", "language_model", "lm_weight", "length_bonus")}
+    model.set_decoder()
+    greedy = decode_metrics(model, *splits["test"])
+    model.set_decoder(**decoder)
+    test = decode_metrics(model, *splits["test"])
+    print(f"best on validation: {json.dumps(decoder)}")
+    print(f"test greedy: cer {greedy['cer']:.4f} wer {greedy['wer']:.4f}")
+    print(f"test wer: {test['wer']:.4f}")
+    print(f"cer: {test['cer']:.4f}")
+    if args.save:
+        info_path = WEIGHTS_DIRNAME / f"{args.model}.json"
+        info = json.loads(info_path.read_text())
+        info["config"]["model_args"] = decoder
+        info["decoder"] = {
+            "command": shlex.join(["python", "training/tune_decoder.py", *(argv or sys.argv[1:])]),
+            "validation_grid": grid,
+            "test_greedy": greedy,
+            "test": test,
+        }
+        partial = info_path.with_name(".partial-" + info_path.name)
+        partial.write_text(json.dumps(info, indent=2) + "\n")
+        partial.replace(info_path)
+        print(f"Saved the decoder in {info_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
