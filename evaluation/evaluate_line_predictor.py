@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -41,9 +42,12 @@ def load_test_lines(predictor: LinePredictor, num_lines: int) -> tuple[np.ndarra
     return dataset.x_test[:num_lines], dataset.y_test[:num_lines]
 
 
-def evaluate(dataset: str, num_lines: int, beam_width: int = 1) -> dict[str, float]:
-    """Character and word error rates and line accuracy of the shipped predictor for `dataset` on its test lines."""
-    predictor = LinePredictor(dataset, beam_width=beam_width)
+def evaluate(dataset: str, num_lines: int, decoder: dict[str, Any] | None = None) -> dict[str, float]:
+    """Character and word error rates and line accuracy of the shipped predictor for `dataset` on its test lines.
+
+    `decoder` replaces the way the shipped config decodes (see `LinePredictor`).
+    """
+    predictor = LinePredictor(dataset, decoder=decoder)
     x, y = load_test_lines(predictor, num_lines)
     return {**predictor.model.evaluate(x, y), "lines": len(x)}
 
@@ -58,9 +62,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="iam_lines", choices=sorted(CER_CEILINGS))
     parser.add_argument("--num-lines", type=int, default=1000, help="test lines to read (at most the split's)")
-    parser.add_argument("--beam-width", type=int, default=1, help="CTC beam search width (1: greedy best path)")
+    parser.add_argument(
+        "--decoder",
+        type=json.loads,
+        help='decode otherwise than the shipped config says, e.g. \'{}\' (greedy) or \'{"beam_width": 10}\'',
+    )
     args = parser.parse_args()
-    metrics = evaluate(args.dataset, args.num_lines, args.beam_width)
+    metrics = evaluate(args.dataset, args.num_lines, args.decoder)
     print(f"lines: {metrics['lines']}")
     print(f"line_accuracy: {metrics['line_accuracy']:.4f}")
     print(f"wer: {metrics['wer']:.4f}")

@@ -7,6 +7,8 @@
     ('taken part.', 0.9...)
 """
 
+from typing import Any
+
 from text_recognizer.models.base import WEIGHTS_DIRNAME, load_shipped_model
 from text_recognizer.models.line_model_ctc import LineModelCtc
 from text_recognizer.predictor import Predictor
@@ -30,13 +32,17 @@ class LinePredictor(Predictor):
 
     Args:
         dataset: which shipped model to load, a key of `SHIPPED_MODELS` (or of `DATASET_ALIASES`).
-        beam_width: above 1, CTC models decode with beam search of this width instead of the greedy best path.
+        decoder: how a CTC model decodes instead of as its shipped config says: the arguments of
+            `LineModelCtc.set_decoder`, e.g. `{}` for the greedy best path or `{"beam_width": 10}` for beam search
+            without the language model.
     """
 
-    def __init__(self, dataset: str = "emnist_lines", beam_width: int = 1):
+    def __init__(self, dataset: str = "emnist_lines", decoder: dict[str, Any] | None = None):
         dataset = DATASET_ALIASES.get(dataset, dataset)
         if dataset not in SHIPPED_MODELS:
             raise ValueError(f"No line model for data set {dataset!r}; choose one of {sorted(SHIPPED_MODELS)}")
         self.model = load_shipped_model(SHIPPED_MODELS[dataset])
-        if isinstance(self.model, LineModelCtc):
-            self.model.beam_width = beam_width
+        if decoder is not None:
+            if not isinstance(self.model, LineModelCtc):
+                raise ValueError(f"{self.model.name} is not a CTC model: it has no decoder to set")
+            self.model.set_decoder(**decoder)

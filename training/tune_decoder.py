@@ -1,7 +1,7 @@
 """Picks how a shipped CTC line model decodes: the language model's weight and the length bonus of its beam search.
 
     python training/tune_decoder.py LineModelCtc_IamLinesDataset_line_lstm_ctc --language-model CharNgramModel_brown \
-        --lm-weights 0.2 0.3 0.4 0.5 --length-bonuses 0 0.3 0.6 --beam-width 16 --save
+        --lm-weights 0.3 0.4 0.5 --length-bonuses 0.3 0.6 0.9 1.2 --beam-width 16 --save
 
 Every pair of `--lm-weights` and `--length-bonuses` decodes the data set's validation split (the network runs once);
 the pair with the lowest CER is then measured on the test split, which played no part in choosing it, and all is
@@ -35,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", help="a shipped LineModelCtc, e.g. LineModelCtc_IamLinesDataset_line_lstm_ctc")
     parser.add_argument("--language-model", default="CharNgramModel_brown", help="a shipped language model")
-    parser.add_argument("--lm-weights", type=float, nargs="+", default=[0.2, 0.3, 0.4, 0.5])
-    parser.add_argument("--length-bonuses", type=float, nargs="+", default=[0.0, 0.3, 0.6])
+    parser.add_argument("--lm-weights", type=float, nargs="+", default=[0.3, 0.4, 0.5])
+    parser.add_argument("--length-bonuses", type=float, nargs="+", default=[0.3, 0.6, 0.9, 1.2])
     parser.add_argument("--beam-width", type=int, default=16)
     parser.add_argument("--save", action="store_true", help="make the best pair the shipped model's decoding")
     args = parser.parse_args(argv)
@@ -71,10 +71,6 @@ def main(argv: list[str] | None = None) -> int:
     greedy = decode_metrics(model, *splits["test"])
     model.set_decoder(**decoder)
     test = decode_metrics(model, *splits["test"])
-    print(f"best on validation: {json.dumps(decoder)}")
-    print(f"test greedy: cer {greedy['cer']:.4f} wer {greedy['wer']:.4f}")
-    print(f"test wer: {test['wer']:.4f}")
-    print(f"cer: {test['cer']:.4f}")
     if args.save:
         info_path = WEIGHTS_DIRNAME / f"{args.model}.json"
         info = json.loads(info_path.read_text())
@@ -89,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         partial.write_text(json.dumps(info, indent=2) + "\n")
         partial.replace(info_path)
         print(f"Saved the decoder in {info_path}")
+    print(f"best on validation: {json.dumps(decoder)}")
+    print(f"test greedy: cer {greedy['cer']:.4f} wer {greedy['wer']:.4f}")
+    print(f"test wer: {test['wer']:.4f}")
+    print(f"cer: {test['cer']:.4f}")
     return 0
 
 

@@ -20,7 +20,7 @@ def language_model() -> CharNgramModel:
     return CharNgramModel.fit(TEXT.replace("n", "").replace("i", ""), ALPHABET, order=4)
 
 
-def test_probabilities_are_a_distribution_favouring_what_the_text_continues_with(language_model: CharNgramModel) -> None:
+def test_probabilities_are_a_distribution_favouring_what_the_text_goes_on_with(language_model: CharNgramModel) -> None:
     for context in ("", "t", "the ca", "xyz th", "rrrrrr"):  # unseen and foreign contexts too
         probabilities = language_model.probabilities(context)
         assert probabilities.shape == (len(ALPHABET),) and math.isclose(probabilities.sum(), 1.0)

@@ -77,7 +77,7 @@ def test_batch_matches_single(predictor: LinePredictor) -> None:
 
 
 def test_beam_search_reads_as_well() -> None:
-    predictor = LinePredictor(beam_width=10)
+    predictor = LinePredictor(decoder={"beam_width": 10})
     predictions = [predictor.predict(SUPPORT_DIRNAME / name)[0] for name in TEXTS]
     assert character_error_rate(predictions, list(TEXTS.values())) <= MAX_MEAN_CER["emnist_lines"]
 
