@@ -8,7 +8,10 @@
 import base64
 import binascii
 import io
+import json
+import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -78,3 +81,10 @@ def ink_on_black(image: np.ndarray) -> np.ndarray:
     """The image with bright ink on a dark ground, as every data set stores it: a bright border means a page."""
     border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
     return 255 - image if border.mean() > 127 else image
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write `data` as indented JSON to `path` through a temporary file and a rename, so never half-written."""
+    partial = path.with_name(".partial-" + path.name)
+    partial.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(partial, path)

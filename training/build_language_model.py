@@ -10,7 +10,6 @@ character; lower is better). No IAM transcription is counted, so the test split'
 """
 
 import argparse
-import json
 import math
 import shlex
 import sys
@@ -47,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     from text_recognizer.datasets.iam_lines_dataset import to_alphabet
     from text_recognizer.datasets.sentence_generator import corpus_sha256, written_text
     from text_recognizer.models.base import WEIGHTS_DIRNAME
+    from text_recognizer.util import write_json
 
     if not hasattr(datasets, args.dataset):
         parser.error(f"Unknown data set {args.dataset!r}; choose one of {sorted(datasets.__all__)}")
@@ -75,10 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         "dataset": args.dataset,
         "dataset_sha256": dataset.raw_sha256(),
     }
-    info_path = path.with_suffix(".json")
-    partial = info_path.with_name(".partial-" + info_path.name)
-    partial.write_text(json.dumps(info, indent=2) + "\n")
-    partial.replace(info_path)
+    write_json(path.with_suffix(".json"), info)
     print(f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     print(f"validation_bits_per_character: {bits:.4f}")
     return 0

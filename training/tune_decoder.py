@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     from text_recognizer.datasets import DataError
     from text_recognizer.models.base import WEIGHTS_DIRNAME, load_shipped_model
     from text_recognizer.models.line_model_ctc import LineModelCtc
+    from text_recognizer.util import write_json
 
     try:
         model = load_shipped_model(args.model)
@@ -81,9 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             "test_greedy": greedy,
             "test": test,
         }
-        partial = info_path.with_name(".partial-" + info_path.name)
-        partial.write_text(json.dumps(info, indent=2) + "\n")
-        partial.replace(info_path)
+        write_json(info_path, info)
         print(f"Saved the decoder in {info_path}")
     print(f"best on validation: {json.dumps(decoder)}")
     print(f"test greedy: cer {greedy['cer']:.4f} wer {greedy['wer']:.4f}")

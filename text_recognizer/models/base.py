@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from text_recognizer.datasets.dataset_sequence import BatchFn, DatasetSequence
+from text_recognizer.util import write_json
 
 WEIGHTS_DIRNAME = Path(__file__).resolve().parents[1] / "weights"
 
@@ -102,10 +103,7 @@ class Model:
         self.network.save_weights(partial)
         os.replace(partial, path)
         if info is not None:
-            info_path = path.with_name(path.name.removesuffix(".weights.h5") + ".json")
-            partial_info = info_path.with_name(".partial-" + info_path.name)
-            partial_info.write_text(json.dumps(info, indent=2) + "\n")
-            os.replace(partial_info, info_path)
+            write_json(path.with_name(path.name.removesuffix(".weights.h5") + ".json"), info)
         return path
 
 
