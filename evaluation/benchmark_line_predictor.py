@@ -5,9 +5,11 @@
 """
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -16,9 +18,14 @@ from evaluation.evaluate_line_predictor import load_test_lines  # noqa: E402
 from text_recognizer.line_predictor import SHIPPED_MODELS, LinePredictor  # noqa: E402
 
 
-def benchmark(dataset: str, batch_size: int, train_batches: int, predictions: int) -> dict[str, float]:
-    """p50/p99 ms of `predict` on one line, lines/s of `predict_batch`, and lines/s of train steps."""
-    predictor = LinePredictor(dataset)
+def benchmark(
+    dataset: str, batch_size: int, train_batches: int, predictions: int, decoder: dict[str, Any] | None = None
+) -> dict[str, float]:
+    """p50/p99 ms of `predict` on one line, lines/s of `predict_batch`, and lines/s of train steps.
+
+    `decoder` replaces the way the shipped config decodes (see `LinePredictor`).
+    """
+    predictor = LinePredictor(dataset, decoder=decoder)
     x, y = load_test_lines(predictor, max(predictions, batch_size * (train_batches + 3)))
     images = list(x[:predictions])
     figures = latency_percentiles_ms(predictor.predict, images)
@@ -38,6 +45,8 @@ if __name__ == "__main__":
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--train-batches", type=int, default=20)
     parser.add_argument("--predictions", type=int, default=300)
+    parser.add_argument("--decoder", type=json.loads, help="decode otherwise than the shipped config: '{}' is greedy")
     args = parser.parse_args()
-    for name, value in benchmark(args.dataset, args.batch_size, args.train_batches, args.predictions).items():
+    figures = benchmark(args.dataset, args.batch_size, args.train_batches, args.predictions, args.decoder)
+    for name, value in figures.items():
         print(f"{name}: {value:.1f}")
