@@ -23,8 +23,8 @@ from text_recognizer.datasets import EmnistLinesDataset  # noqa: E402
 from text_recognizer.line_predictor import LinePredictor  # noqa: E402
 from text_recognizer.models.base import WEIGHTS_DIRNAME  # noqa: E402
 
-# IAM: a guard against regressions of the shipped model (11.3% on these lines), above the 10% the project aims for.
-CER_CEILINGS = {"emnist_lines": 0.08, "iam_lines": 0.13}
+# IAM: a guard against regressions of the shipped model and its decoder (4.8% on these lines; the project aims for 10%).
+CER_CEILINGS = {"emnist_lines": 0.08, "iam_lines": 0.06}
 # The validation test reads at most this many test lines: enough for a stable rate, few enough for CI.
 CI_NUM_LINES = 500
 

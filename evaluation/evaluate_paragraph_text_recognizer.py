@@ -29,7 +29,7 @@ from text_recognizer.metrics import character_error_rate  # noqa: E402
 from text_recognizer.paragraph_text_recognizer import ParagraphTextRecognizer  # noqa: E402
 
 MIN_EXACT_LINE_COUNT = 0.95
-CER_CEILING = 0.15
+CER_CEILING = 0.08  # the shipped models read these pages at 5.7% (the project aims for 15%)
 
 
 def box_iou(a: Box, b: Box) -> float:

@@ -3,8 +3,9 @@
 # split), then tunes how it decodes. Four conv blocks pool the 64-pixel height to 4 but the width only by 4, so that a
 # narrow character still gets a few CTC steps. 25 epochs took about 2 hours on 2 CPU cores (the validation loss was
 # still falling). Extra arguments are key=value overrides; an interrupted run resumes from its last finished epoch.
-# The shipped weights trained on from the first run's, at a lower learning rate:
-#   tasks/train_lstm_line_predictor_on_iam.sh train_args.learning_rate=0.0003 \
+# The shipped weights trained 20 epochs more from the first run's, at a lower learning rate (85 minutes; test CER
+# 11.8% -> 9.8%, greedy decoding):
+#   tasks/train_lstm_line_predictor_on_iam.sh train_args.epochs=20 train_args.learning_rate=0.0003 \
 #     train_args.initial_weights=text_recognizer/weights/LineModelCtc_IamLinesDataset_line_lstm_ctc.weights.h5
 # Last, beam search with the Brown-corpus language model (tasks/build_language_model.sh) is tuned on the validation
 # split and saved as the model's decoder.

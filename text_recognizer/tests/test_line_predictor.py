@@ -16,11 +16,12 @@ TEXTS = json.loads((SUPPORT_DIRNAME / "texts.json").read_text())
 # A line may lose a character or two to EMNIST's look-alikes (o/O/0, l/I/1); over all lines the rate must be low.
 MAX_LINE_CER = 0.25
 # Over all support lines of each data set; IAM's real handwriting by unseen writers is harder (see README's results).
-MAX_MEAN_CER = {"emnist_lines": 0.1, "iam_lines": 0.2}
+MAX_MEAN_CER = {"emnist_lines": 0.1, "iam_lines": 0.12}
 IAM_SUPPORT_DIRNAME = SUPPORT_DIRNAME.parent / "iam_lines"
 IAM_TEXTS = json.loads((IAM_SUPPORT_DIRNAME / "texts.json").read_text())
-# Real lines by writers never seen in training: one line may be read badly, but not wholly wrongly.
-IAM_MAX_LINE_CER = 0.4
+# Real lines by writers never seen in training: one line may be read badly, but not wholly wrongly (with the shipped
+# decoder they read at 0% to 24%, 9.4% over all).
+IAM_MAX_LINE_CER = 0.3
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +97,7 @@ def test_bad_image_is_an_image_error(predictor: LinePredictor) -> None:
 def iam_predictor() -> LinePredictor:
     predictor = LinePredictor("iam")
     assert predictor.model.name == "LineModelCtc_IamLinesDataset_line_lstm_ctc"
+    assert predictor.model.language_model is not None  # the shipped config decodes with the Brown language model
     return predictor
 
 
