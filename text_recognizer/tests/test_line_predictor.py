@@ -9,6 +9,7 @@ import pytest
 
 from text_recognizer.line_predictor import LinePredictor
 from text_recognizer.metrics import character_error_rate
+from text_recognizer.models.line_model_ctc import LineModelCtc
 from text_recognizer.util import ImageError, read_image
 
 SUPPORT_DIRNAME = Path(__file__).parent / "support" / "emnist_lines"
@@ -97,7 +98,8 @@ def test_bad_image_is_an_image_error(predictor: LinePredictor) -> None:
 def iam_predictor() -> LinePredictor:
     predictor = LinePredictor("iam")
     assert predictor.model.name == "LineModelCtc_IamLinesDataset_line_lstm_ctc"
-    assert predictor.model.language_model is not None  # the shipped config decodes with the Brown language model
+    # The shipped config decodes with the Brown language model.
+    assert isinstance(predictor.model, LineModelCtc) and predictor.model.language_model is not None
     return predictor
 
 
