@@ -45,4 +45,7 @@ class LinePredictor(Predictor):
         if decoder is not None:
             if not isinstance(self.model, LineModelCtc):
                 raise ValueError(f"{self.model.name} is not a CTC model: it has no decoder to set")
-            self.model.set_decoder(**decoder)
+            try:
+                self.model.set_decoder(**decoder)
+            except TypeError as e:  # an argument set_decoder does not take
+                raise ValueError(f"Bad decoder {decoder}: {e}") from e

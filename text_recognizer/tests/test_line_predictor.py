@@ -89,6 +89,11 @@ def test_unknown_dataset_is_a_clear_error() -> None:
         LinePredictor("nosuch")
 
 
+def test_bad_decoder_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="Bad decoder"):
+        LinePredictor(decoder={"beam": 4})
+
+
 def test_bad_image_is_an_image_error(predictor: LinePredictor) -> None:
     with pytest.raises(ImageError):
         predictor.predict(b"definitely not a png")
