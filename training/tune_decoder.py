@@ -15,20 +15,8 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
-def decode_metrics(model: Any, probabilities: np.ndarray, targets: list[str]) -> dict[str, float]:
-    """CER and WER of `model`'s decoding (as set now) of network outputs against the target texts."""
-    from text_recognizer.metrics import character_error_rate, word_error_rate
-
-    sequences, _ = model.decode(probabilities)
-    predictions = [model.labels_to_text(labels) for labels in sequences]
-    return {"cer": character_error_rate(predictions, targets), "wer": word_error_rate(predictions, targets)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,8 +40,9 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"{args.model} is a {type(model).__name__}, not a LineModelCtc")
         model.data.load_or_generate_data()
         data = model.data
+        # The network's outputs, computed once: only their decoding changes from here on.
         splits = {
-            split: (model.network.predict(x, batch_size=64, verbose=0), [model.labels_to_text(labels) for labels in y])
+            split: (model.network.predict(x, batch_size=64, verbose=0), y)
             for split, x, y in (("validation", data.x_val, data.y_val), ("test", data.x_test, data.y_test))
         }
         grid = []
@@ -61,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             decoder = {"beam_width": args.beam_width, "language_model": args.language_model,
                        "lm_weight": lm_weight, "length_bonus": length_bonus}  # fmt: skip
             model.set_decoder(**decoder)
-            grid.append({**decoder, **decode_metrics(model, *splits["validation"])})
+            grid.append({**decoder, **model.evaluate_outputs(*splits["validation"])})
             print("validation " + " ".join(f"{key} {value}" for key, value in grid[-1].items()), flush=True)
     except (ValueError, DataError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -69,9 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     best = min(grid, key=lambda row: row["cer"])
     decoder = {key: best[key] for key in ("beam_width", "language_model", "lm_weight", "length_bonus")}
     model.set_decoder()
-    greedy = decode_metrics(model, *splits["test"])
+    greedy = model.evaluate_outputs(*splits["test"])
     model.set_decoder(**decoder)
-    test = decode_metrics(model, *splits["test"])
+    test = model.evaluate_outputs(*splits["test"])
     if args.save:
         info_path = WEIGHTS_DIRNAME / f"{args.model}.json"
         info = json.loads(info_path.read_text())

@@ -55,5 +55,3 @@ def augment_paragraph_batch(
     gamma = rng.uniform(*GAMMA_RANGE, size=(len(x), 1, 1))
     image = np.clip(gain * 255 * (np.clip(warped[..., 0], 0, 255) / 255) ** gamma, 0, 255)
     return image.round().astype(np.uint8), warped[..., 1:].argmax(axis=-1).astype(y.dtype)
-
-

@@ -68,7 +68,10 @@ class LineModel(Model):
 
     def predict_on_batch(self, batch: np.ndarray) -> list[tuple[str, float]]:
         """(text, confidence) for each line of a batch already in the network's format."""
-        probabilities = self.network.predict_on_batch(batch)
+        return self.read_outputs(self.network.predict_on_batch(batch))
+
+    def read_outputs(self, probabilities: np.ndarray) -> list[tuple[str, float]]:
+        """(text, confidence) for each line's network outputs, decoded as the model is set to decode."""
         sequences, confidences = self.decode(probabilities)
         return [(self.labels_to_text(labels), float(c)) for labels, c in zip(sequences, confidences, strict=True)]
 
@@ -84,8 +87,17 @@ class LineModel(Model):
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 64) -> dict[str, float]:
         """Character and word error rates over the split, and the mean per-line accuracy (1 - that line's CER)."""
+        return self.evaluate_outputs(self.network.predict(x, batch_size=batch_size, verbose=0), y, batch_size)
+
+    def evaluate_outputs(self, probabilities: np.ndarray, y: np.ndarray, batch_size: int = 64) -> dict[str, float]:
+        """`evaluate` of network outputs already computed: a decoder can be tried on them without running the network.
+
+        They are decoded `batch_size` lines at a time, which bounds the memory the CTC confidences take.
+        """
         predictions = [
-            text for i in range(0, len(x), batch_size) for text, _ in self.predict_on_batch(x[i : i + batch_size])
+            text
+            for i in range(0, len(probabilities), batch_size)
+            for text, _ in self.read_outputs(probabilities[i : i + batch_size])
         ]
         targets = [self.labels_to_text(labels) for labels in y]
         return {
