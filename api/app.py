@@ -15,22 +15,16 @@ Every error is JSON `{"error": ...}` with its status, and every request logs one
 import json
 import logging
 import os
-import sys
-import threading
 import time
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-if __name__ == "__main__":  # `python api/app.py` puts api/ on the path, not the repository root
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import numpy as np
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 
 from api.fetch import FetchError, fetch_url
-from text_recognizer.predictor import MODES, load_predictor
+from text_recognizer.artifacts import ArtifactError
+from text_recognizer.predictors import MODES, Predictor, load_predictor
 from text_recognizer.util import ImageError, decode_data_url, decode_image
 
 DEFAULT_MODE = "line"
@@ -45,17 +39,13 @@ DEFAULT_CONFIG = {
 logger = logging.getLogger("api")
 
 
-class Predictor(Protocol):
-    def predict(self, image: np.ndarray) -> Any: ...  # (text, confidence), or a ParagraphResult
-
-
 def load_predictors() -> dict[str, Predictor]:
     """A predictor for each mode whose model is shipped; the line mode takes IAM's model when there is one."""
     predictors = {}
     for mode in MODES:
         try:
             predictors[mode] = load_predictor(mode)
-        except FileNotFoundError as e:  # weights not shipped: serve the other modes
+        except (FileNotFoundError, ArtifactError, ValueError) as e:  # artifact missing or incomplete: serve the others
             logger.warning(json.dumps({"event": "mode_unavailable", "mode": mode, "reason": str(e)}))
     return predictors
 
@@ -67,9 +57,8 @@ def create_app(predictors: Mapping[str, Predictor] | None = None, config: Mappin
     app.config["ALLOW_PRIVATE_URLS"] = os.environ.get(ALLOW_PRIVATE_URLS_ENV_VAR, "") == "1"
     app.config.update(config or {})
     _configure_logging()
+    # ONNX Runtime sessions and the decoders may be called from several threads at once: no locks.
     predictors = dict(load_predictors() if predictors is None else predictors)
-    # Keras models are not documented as safe to call from several threads at once: one call per model at a time.
-    locks = {mode: threading.Lock() for mode in predictors}
 
     def check_mode(mode: object) -> str:
         """The mode, if this server has it; checked before any image is decoded or fetched."""
@@ -88,18 +77,14 @@ def create_app(predictors: Mapping[str, Predictor] | None = None, config: Mappin
         g.log["image_bytes"] = len(data)
         image = decode_image(data)
         g.log.update(image_height=image.shape[0], image_width=image.shape[1])
-        with locks[mode]:
-            result = predictors[mode].predict(image)
-        extra = {}
-        if isinstance(result, tuple):
-            text, confidence = result
-        else:  # a paragraph: its lines too, each with its box [x, y, width, height] in the image's pixels
-            text, confidence = result.text, result.confidence
-            extra["lines"] = [
-                {"box": list(line.box), "pred": line.text, "conf": line.confidence} for line in result.lines
-            ]
-        g.log.update(pred_length=len(text), conf=round(float(confidence), 4))
-        return jsonify(pred=text, conf=float(confidence), mode=mode, **extra)
+        prediction = predictors[mode].predict(image)
+        g.log.update(pred_length=len(prediction.text), conf=round(prediction.confidence, 4))
+        # Each line with its box [x, y, width, height] in the image's pixels (none for a character).
+        lines = [
+            {"box": list(line.box), "pred": line.text, "conf": line.confidence, "kind": line.kind}
+            for line in prediction.lines
+        ]
+        return jsonify(pred=prediction.text, conf=prediction.confidence, mode=mode, lines=lines)
 
     @app.get("/")
     def health() -> Response:

@@ -23,11 +23,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from text_recognizer.predictors.line import best_shipped_dataset
+
 ROOT = Path(__file__).resolve().parents[1]
 SUPPORT_DIRNAME = ROOT / "text_recognizer" / "tests" / "support"
-sys.path.insert(0, str(ROOT))
-
-from text_recognizer.line_predictor import best_shipped_dataset  # noqa: E402
 
 
 def main() -> int:

@@ -11,7 +11,7 @@ confidence; unreadable images are reported on stderr and make the exit status 1.
 import argparse
 import sys
 
-from text_recognizer.predictor import MODES
+from text_recognizer.predictors import MODES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,26 +25,24 @@ def main(argv: list[str] | None = None) -> int:
     predict.add_argument("--network", default="lenet", help="which shipped character model (default: lenet)")
     args = parser.parse_args(argv)
 
-    from text_recognizer.predictor import load_predictor
+    from text_recognizer.artifacts import ArtifactError
+    from text_recognizer.predictors import load_predictor
     from text_recognizer.util import ImageError, read_image
 
     try:
         predictor = load_predictor(args.mode, args.network)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, ArtifactError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     status = 0
     for path in args.images:
         try:
-            result = predictor.predict(read_image(path))
+            prediction = predictor.predict(read_image(path))
         except ImageError as e:
             print(f"{path}\terror: {e}", file=sys.stderr)
             status = 1
             continue
-        if not isinstance(result, tuple):  # a paragraph
-            result = result.text.replace("\n", " | "), result.confidence
-        text, confidence = result
-        print(f"{path}\t{text}\t{confidence:.3f}")
+        print(f"{path}\t{prediction.text.replace(chr(10), ' | ')}\t{prediction.confidence:.3f}")
     return status
 
 

@@ -1,12 +1,13 @@
 """Reading images from the places users keep them: files, raw bytes, base64 data URLs, arrays.
 
-    >>> from text_recognizer.util import read_image
-    >>> read_image("text_recognizer/tests/support/emnist/a.png").shape
-    (28, 28)
+>>> from text_recognizer.util import read_image
+>>> read_image("text_recognizer/tests/support/emnist/a.png").shape
+(28, 28)
 """
 
 import base64
 import binascii
+import hashlib
 import io
 import json
 import os
@@ -77,10 +78,13 @@ def _from_array(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def ink_on_black(image: np.ndarray) -> np.ndarray:
-    """The image with bright ink on a dark ground, as every data set stores it: a bright border means a page."""
-    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
-    return 255 - image if border.mean() > 127 else image
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def write_json(path: Path, data: Any) -> None:

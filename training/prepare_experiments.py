@@ -13,8 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 
 def experiment_commands(group: dict[str, Any]) -> list[str]:
     """One shell command per experiment of `group`, each config checked as run_experiment would check it."""

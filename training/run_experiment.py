@@ -33,8 +33,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 DEFAULT_TRAIN_ARGS = {
     "batch_size": 128,
     "epochs": 10,

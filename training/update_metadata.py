@@ -21,9 +21,7 @@ from pathlib import Path
 
 import toml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from text_recognizer.datasets.dataset import sha256_of  # noqa: E402 (after the path set-up)
+from text_recognizer.util import sha256_of
 
 _SHA256_LINE = re.compile(r"^(?P<key>[ \t]*sha256[ \t]*=[ \t]*)(?P<quote>[\"'])[^\"'\n]*(?P=quote)", re.MULTILINE)
 

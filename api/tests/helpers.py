@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from text_recognizer.line_predictor import best_shipped_dataset
+from text_recognizer.predictors import Prediction
+from text_recognizer.predictors.line import best_shipped_dataset
 
 SUPPORT_DIRNAME = Path(__file__).resolve().parents[2] / "text_recognizer" / "tests" / "support"
 CHARACTER_IMAGES = sorted((SUPPORT_DIRNAME / "emnist").glob("*.png"))
@@ -35,7 +36,7 @@ def data_url(data: bytes, mime: str = "image/png") -> str:
 
 
 class FakePredictor:
-    """Answers ("fake", 0.5) and keeps what it was given, and how many calls ever overlapped."""
+    """Answers "fake" at confidence 0.5 and keeps what it was given, and how many calls ever overlapped."""
 
     def __init__(self, delay: float = 0.0):
         self.images: list[np.ndarray] = []
@@ -44,7 +45,7 @@ class FakePredictor:
         self.max_running = 0
         self._count_lock = threading.Lock()
 
-    def predict(self, image: np.ndarray) -> tuple[str, float]:
+    def predict(self, image: np.ndarray) -> Prediction:
         with self._count_lock:
             self.running += 1
             self.max_running = max(self.max_running, self.running)
@@ -52,7 +53,7 @@ class FakePredictor:
         self.images.append(image)
         with self._count_lock:
             self.running -= 1
-        return "fake", 0.5
+        return Prediction("fake", 0.5)
 
 
 class ImageServer(ThreadingHTTPServer):

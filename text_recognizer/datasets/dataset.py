@@ -20,6 +20,8 @@ import h5py
 import toml
 from tqdm import tqdm
 
+from text_recognizer.util import sha256_of
+
 DATA_DIRNAME = Path(__file__).resolve().parents[2] / "data"
 MIRROR_ENV_VAR = "TEXT_RECOGNIZER_DATA_MIRROR"
 _CHUNK_SIZE = 1 << 20
@@ -35,15 +37,6 @@ class ChecksumError(DataError):
     def __init__(self, path: Path, expected: str, actual: str):
         super().__init__(f"SHA-256 mismatch for {path}: expected {expected}, got {actual}")
         self.path, self.expected, self.actual = path, expected, actual
-
-
-def sha256_of(path: Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK_SIZE), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def fetch_url(
@@ -99,11 +92,25 @@ def read_metadata(folder: Path) -> dict[str, Any]:
 class Dataset:
     """A data set whose raw file is described by `data/raw/<raw_name>/metadata.toml`.
 
-    Subclasses set `raw_name` and implement `load_or_generate_data()`; constructing one must stay cheap, since
-    predictors build data sets only to read their mapping and shapes.
+    Subclasses set `raw_name`, `mapping` (class index -> character or name), `input_shape` and `preprocessing` (how
+    an image becomes an input: a `text_recognizer.preprocessing` spec), and implement `load_or_generate_data()`;
+    constructing one must stay cheap, since models are built from a data set's contract without loading it.
     """
 
     raw_name: str = ""
+    mapping: list[str]
+    input_shape: tuple[int, ...]
+    preprocessing: dict[str, Any]
+
+    def contract(self) -> dict[str, Any]:
+        """What a model trained on this data set takes and gives, as plain data (written into its artifact): the
+        classes, the padding label (CTC's blank for lines; None without one), the input shape and preprocessing."""
+        return {
+            "classes": list(self.mapping),
+            "blank": getattr(self, "padding_label", None),
+            "input_shape": list(self.input_shape),
+            "preprocessing": dict(self.preprocessing),
+        }
 
     @classmethod
     def data_dirname(cls) -> Path:

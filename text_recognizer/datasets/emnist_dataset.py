@@ -1,6 +1,6 @@
 """EMNIST ByClass handwritten characters (0-9, A-Z, a-z) as upright 28x28 uint8 images, white ink on black.
 
-    python -m text_recognizer.datasets.emnist_dataset   # downloads (or uses the mirror), caches, prints a summary
+python -m text_recognizer.datasets.emnist_dataset   # downloads (or uses the mirror), caches, prints a summary
 """
 
 import io
@@ -38,6 +38,7 @@ class EmnistDataset(Dataset):
         self.inverse_mapping = {char: label for label, char in enumerate(self.mapping)}
         self.num_classes = len(self.mapping)
         self.input_shape: tuple[int, ...] = tuple(essentials["input_shape"])
+        self.preprocessing = {"method": "character", "size": self.input_shape[0]}
         self.subsample_fraction = subsample_fraction
         self.sample_to_balance = sample_to_balance
         self.x_train = self.y_train = self.x_test = self.y_test = np.empty(0)

@@ -51,6 +51,8 @@ class EmnistLinesDataset(Dataset):
         self.padding_label = self.inverse_mapping[PADDING_TOKEN]
         self.char_shape: tuple[int, int] = emnist.input_shape  # type: ignore[assignment]
         self.input_shape: tuple[int, ...] = (self.char_shape[0], self.char_shape[1] * max_length)
+        height, width = self.input_shape
+        self.preprocessing = {"method": "fixed_height_line", "height": height, "min_width": width, "max_width": width}
         self.output_length = max_length
         self.max_length, self.min_overlap, self.max_overlap = max_length, min_overlap, max_overlap
         self.num_train, self.num_test, self.seed = num_train, num_test, seed

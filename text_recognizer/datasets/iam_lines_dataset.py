@@ -17,7 +17,6 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-import cv2
 import h5py
 import numpy as np
 from tqdm import tqdm
@@ -26,7 +25,7 @@ from text_recognizer.datasets.dataset import Dataset
 from text_recognizer.datasets.emnist_dataset import PADDING_TOKEN, EmnistDataset
 from text_recognizer.datasets.iam_dataset import Box, IamDataset, IamLine
 from text_recognizer.datasets.line_augmentation import augment_line_batch
-from text_recognizer.util import ink_on_black
+from text_recognizer.preprocessing import as_page, prepare_line
 
 SPLITS = ("train", "validation", "test")
 # Bump when the way crops are made changes, so that no stale cache is reused.
@@ -43,26 +42,6 @@ def crop_line(page: np.ndarray, box: Box, margin: int) -> np.ndarray:
     """The part of `page` inside `box` (x, y, width, height) grown by `margin` pixels on every side."""
     x, y, w, h = box
     return page[max(0, y - margin) : y + h + margin, max(0, x - margin) : x + w + margin]
-
-
-def normalize_ink(image: np.ndarray) -> np.ndarray:
-    """Greyscale dark ink on light paper to white ink on black: paper (the median) 0, the darkest ink 255."""
-    inverted = 255 - image.astype(np.float32)
-    paper = float(np.median(inverted[::4, ::4]))  # every 16th pixel tells the paper's level as well, and faster
-    ink = max(float(inverted.max()), paper + 1)
-    return np.clip((inverted - paper) * (255 / (ink - paper)), 0, 255).astype(np.uint8)
-
-
-def fit_to_shape(image: np.ndarray, height: int, max_width: int) -> tuple[np.ndarray, int]:
-    """`image` scaled to `height` keeping its aspect (squeezed if wider than `max_width`), padded right with black.
-
-    Also gives the width it had at that height before any squeezing.
-    """
-    natural_width = max(1, round(image.shape[1] * height / image.shape[0]))
-    width = min(natural_width, max_width)
-    interpolation = cv2.INTER_AREA if image.shape[0] > height else cv2.INTER_LINEAR
-    resized = cv2.resize(image, (width, height), interpolation=interpolation)
-    return np.pad(resized, ((0, 0), (0, max_width - width))), natural_width
 
 
 def to_alphabet(text: str, alphabet: set[str]) -> tuple[str, list[str]]:
@@ -108,6 +87,8 @@ class IamLinesDataset(Dataset):
         self.num_classes = emnist.num_classes
         self.padding_label = self.inverse_mapping[PADDING_TOKEN]
         self.input_shape: tuple[int, ...] = (image_height, max_width)
+        # How a line image becomes an input, here and at prediction (see `preprocessing.prepare`).
+        self.preprocessing = {"method": "line", "height": image_height, "max_width": max_width}
         self.output_length = max_length
         self.image_height, self.max_width, self.margin, self.max_length = image_height, max_width, margin, max_length
         self.x_train = self.y_train = self.x_val = self.y_val = self.x_test = self.y_test = np.empty(0)
@@ -120,13 +101,6 @@ class IamLinesDataset(Dataset):
     def augment_batch(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A training batch with each line randomly distorted (if `augment`); the targets unchanged."""
         return augment_line_batch(x, y, self._rng) if self.augment else (x, y)
-
-    def prepare_line(self, image: np.ndarray) -> tuple[np.ndarray, int]:
-        """A greyscale line image, dark ink on light or the reverse, as stored for training and read at prediction.
-
-        Also gives its width at `image_height` before any squeezing to `max_width`.
-        """
-        return fit_to_shape(normalize_ink(255 - ink_on_black(image)), self.image_height, self.max_width)
 
     def processed_filename(self) -> Path:
         params = {
@@ -172,7 +146,8 @@ class IamLinesDataset(Dataset):
                 if len(text) > self.max_length:
                     too_long[split] += 1
                     continue
-                image, natural_width = self.prepare_line(crop_line(page, line.box, self.margin))
+                crop = as_page(crop_line(page, line.box, self.margin))
+                image, natural_width = prepare_line(crop, self.image_height, self.max_width)
                 if image.sum() / 255 < MIN_INK_PER_CHARACTER * max(len(text), 1) * self.image_height**2:
                     blank[split] += 1
                     continue

@@ -26,7 +26,8 @@ from tqdm import tqdm
 
 from text_recognizer.datasets.dataset import Dataset
 from text_recognizer.datasets.iam_dataset import Box, IamDataset, IamLine
-from text_recognizer.datasets.iam_lines_dataset import MIN_INK_PER_CHARACTER, crop_line, normalize_ink
+from text_recognizer.datasets.iam_lines_dataset import MIN_INK_PER_CHARACTER, crop_line
+from text_recognizer.preprocessing import normalize_ink, prepare_paragraph
 
 SPLITS = ("train", "validation", "test")
 # Bump when the way images or label maps are made changes, so that no stale cache is reused.
@@ -46,19 +47,6 @@ def paragraph_region(boxes: list[Box], page_shape: tuple[int, int], margin: int)
     right = min(int((array[:, 0] + array[:, 2]).max()) + margin, page_shape[1])
     bottom = min(int((array[:, 1] + array[:, 3]).max()) + margin, page_shape[0])
     return int(left), int(top), int(right - left), int(bottom - top)
-
-
-def prepare_paragraph(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
-    """A greyscale dark-on-light paragraph crop to network input (size, size) uint8 white on black, and the scale.
-
-    The crop is padded with black at the bottom and right to a square and shrunk to `size`, so that an input pixel is
-    a crop pixel times `scale` (from the top-left corner, the same in both directions).
-    """
-    ink = normalize_ink(image)
-    side = max(ink.shape)
-    square = np.pad(ink, ((0, side - ink.shape[0]), (0, side - ink.shape[1])))
-    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
-    return cv2.resize(square, (size, size), interpolation=interpolation), size / side
 
 
 def line_label_map(boxes: list[Box], scale: float, size: int) -> np.ndarray:
@@ -142,7 +130,9 @@ class IamParagraphsDataset(Dataset):
     def __init__(self, image_size: int = 256, margin: int = 32, augment: bool = True):
         self.image_size, self.margin, self.augment = image_size, margin, augment
         self.input_shape: tuple[int, ...] = (image_size, image_size)
-        self.num_classes = 3
+        self.mapping = ["background", "odd line", "even line"]
+        self.num_classes = len(self.mapping)
+        self.preprocessing = {"method": "paragraph", "size": image_size}
         self.x_train = self.y_train = self.x_val = self.y_val = self.x_test = self.y_test = np.empty(0)
         self.form_ids: dict[str, list[str]] = {}
         self.stats: dict[str, Any] = {}

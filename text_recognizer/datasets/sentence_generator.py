@@ -1,10 +1,10 @@
 """Random snippets of English text from the Brown corpus, cut on word boundaries to a maximum length.
 
-    NLTK_DATA=/path/to/nltk_data python -m text_recognizer.datasets.sentence_generator   # prints a few snippets
+NLTK_DATA=/path/to/nltk_data python -m text_recognizer.datasets.sentence_generator   # prints a few snippets
 
-    >>> generator = SentenceGenerator(max_length=34, alphabet=set(string.ascii_letters + " "))
-    >>> generator.generate(np.random.default_rng(0))
-    'After all the man had no'
+>>> generator = SentenceGenerator(max_length=34, alphabet=set(string.ascii_letters + " "))
+>>> generator.generate(np.random.default_rng(0))
+'After all the man had no'
 """
 
 import functools

@@ -1,7 +1,7 @@
 """The model wrapper: a network plus the data formatting, loss, metrics and weights I/O it is trained with.
 
-    >>> from text_recognizer.models.base import load_shipped_model
-    >>> model = load_shipped_model("CharacterModel_EmnistDataset_lenet")   # builds from the shipped config
+>>> from text_recognizer.models.base import load_shipped_model
+>>> model = load_shipped_model("CharacterModel_EmnistDataset_lenet")   # builds from the shipped config
 """
 
 import json
@@ -20,9 +20,9 @@ WEIGHTS_DIRNAME = Path(__file__).resolve().parents[1] / "weights"
 
 
 class Model:
-    """A network built for a data set's input shape and classes.
+    """A network built for a data set's input shape and classes, for training, evaluation and export.
 
-    Constructing a model does not load the data set: predictors build one only for its mapping and shapes.
+    Constructing a model does not load the data set. Prediction runs on the exported artifact, not on this.
     """
 
     batch_augment_fn: BatchFn | None = None
@@ -79,9 +79,9 @@ class Model:
         """Metrics of the model on (x, y): the key ones (characters: `accuracy`; lines: `cer`, `line_accuracy`)."""
         raise NotImplementedError
 
-    def predict_on_images(self, images: list[np.ndarray]) -> list[tuple[str, float]]:
-        """(text, confidence) for each greyscale image."""
-        raise NotImplementedError
+    def contract(self) -> dict[str, Any]:
+        """What the network takes and gives, as plain data for its artifact (see `Dataset.contract`)."""
+        return self.data.contract()
 
     def loss(self) -> Any:
         return "sparse_categorical_crossentropy"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from text_recognizer import cli
-from text_recognizer.character_predictor import CharacterPredictor
+from text_recognizer.predictors import CharacterPredictor, Prediction
 from text_recognizer.util import ImageError, read_image
 
 SUPPORT_DIRNAME = Path(__file__).parent / "support" / "emnist"
@@ -31,12 +31,12 @@ def test_support_files_exist() -> None:
 def test_reads_support_images(predictor: CharacterPredictor) -> None:
     # The first test-split image of each of 32 classes, not picked for the model: it reads 86.5% of the whole split.
     predictions = predictor.predict_batch(SUPPORT_FILES)
-    correct = [char == _expected(path) for (char, _), path in zip(predictions, SUPPORT_FILES, strict=True)]
+    correct = [p.text == _expected(path) for p, path in zip(predictions, SUPPORT_FILES, strict=True)]
     assert sum(correct) / len(correct) >= 0.8
-    assert all(0 < confidence <= 1 for _, confidence in predictions)
+    assert all(0 < p.confidence <= 1 and p.lines == () for p in predictions)
     # A right answer comes with more confidence than a wrong one, on average.
-    right = np.mean([c for (_, c), ok in zip(predictions, correct, strict=True) if ok])
-    wrong = np.mean([c for (_, c), ok in zip(predictions, correct, strict=True) if not ok] or [0.0])
+    right = np.mean([p.confidence for p, ok in zip(predictions, correct, strict=True) if ok])
+    wrong = np.mean([p.confidence for p, ok in zip(predictions, correct, strict=True) if not ok] or [0.0])
     assert right > wrong
 
 
@@ -55,8 +55,15 @@ def test_dark_ink_on_a_larger_page_is_read_alike(predictor: CharacterPredictor) 
         # Enlarged, inverted and placed off-centre on a wider page: as a phone photo of one letter would be.
         large = cv2.resize(255 - image, (112, 112), interpolation=cv2.INTER_CUBIC)
         page = np.pad(large, ((30, 50), (80, 10)), constant_values=255)
-        agree += predictor.predict(page)[0] == predictor.predict(image)[0]
+        agree += predictor.predict(page).text == predictor.predict(image).text
     assert agree / len(SUPPORT_FILES) >= 0.9
+
+
+def test_a_prediction_is_a_frozen_value(predictor: CharacterPredictor) -> None:
+    prediction = predictor.predict(SUPPORT_FILES[0])
+    assert isinstance(prediction, Prediction)
+    with pytest.raises(AttributeError):
+        prediction.text = "x"  # type: ignore[misc]
 
 
 def test_batch_matches_single(predictor: CharacterPredictor) -> None:
@@ -86,4 +93,4 @@ def test_cli_reports_bad_files_without_traceback(tmp_path: Path, capsys: pytest.
 
 def test_cli_unknown_model_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["predict", "--network", "nosuch", str(SUPPORT_FILES[0])]) == 2
-    assert "No shipped model" in capsys.readouterr().err
+    assert "No artifact" in capsys.readouterr().err

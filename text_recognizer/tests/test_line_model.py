@@ -1,4 +1,6 @@
-"""Line models' image formatting and CTC decoding, without trained weights or data."""
+"""Line models' contracts and CTC decoding, without trained weights or data."""
+
+import json
 
 import numpy as np
 import pytest
@@ -16,32 +18,18 @@ def model(request: pytest.FixtureRequest) -> LineModel:
     return build_model({**LINES, "model": name, "network": network})  # type: ignore[return-value]
 
 
-def test_training_images_pass_unchanged(model: LineModel) -> None:
-    image = np.zeros(model.data.input_shape, dtype=np.uint8)
-    image[4:24, 10:200] = 200
-    assert np.array_equal(model.prepare_image(image), image)
-
-
-def test_page_crops_become_training_format(model: LineModel) -> None:
-    image = np.zeros((28, 150), dtype=np.uint8)
-    image[4:24, 10:140] = 255
-    scan = np.repeat(np.repeat(255 - image, 3, axis=0), 3, axis=1)  # dark on light, three times the resolution
-    prepared = model.prepare_image(scan)
-    assert prepared.shape == model.data.input_shape
-    assert np.abs(prepared[:, :150].astype(int) - image).mean() < 10 and prepared[:, 150:].max() == 0
-
-
-def test_width_is_bounded(model: LineModel) -> None:
-    width = model.data.input_shape[1]
-    sliver = np.zeros((2, 5000), dtype=np.uint8)
-    expected = width * MAX_WIDTH_FACTOR if model.variable_width else width
-    assert model.prepare_image(sliver).shape == (28, expected)
-
-
-def test_predictions_of_any_widths_in_one_batch(model: LineModel) -> None:
-    images = [np.zeros((28, width), dtype=np.uint8) for width in (50, 280, 600)]
-    predictions = model.predict_on_images(images)
-    assert len(predictions) == 3 and all(0 <= confidence <= 1 for _, confidence in predictions)
+def test_contract_is_data_a_predictor_needs(model: LineModel) -> None:
+    contract = model.contract()
+    height, width = model.data.input_shape
+    assert contract["classes"] == model.data.mapping and contract["classes"][contract["blank"]] == "_"
+    factor = MAX_WIDTH_FACTOR if model.variable_width else 1
+    assert contract["preprocessing"] == {
+        "method": "fixed_height_line",
+        "height": height,
+        "min_width": width,
+        "max_width": width * factor,
+    }
+    json.dumps(contract)  # plain data, written into the artifact
 
 
 def test_greedy_ctc_merges_repeats_and_drops_blanks() -> None:

@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from text_recognizer.line_predictor import LinePredictor
 from text_recognizer.metrics import character_error_rate
-from text_recognizer.models.line_model_ctc import LineModelCtc
+from text_recognizer.predictors import LinePredictor
 from text_recognizer.util import ImageError, read_image
 
 SUPPORT_DIRNAME = Path(__file__).parent / "support" / "emnist_lines"
@@ -27,15 +26,16 @@ IAM_MAX_LINE_CER = 0.3
 
 @pytest.fixture(scope="module")
 def predictor() -> LinePredictor:
-    return LinePredictor()
+    return LinePredictor("emnist_lines")
 
 
 def _cer_of_variants(predictor: LinePredictor, variant) -> float:
     """Character error rate over all support lines after `variant` changes each image."""
     predictions, targets = [], []
     for name, text in TEXTS.items():
-        predicted, confidence = predictor.predict(variant(read_image(SUPPORT_DIRNAME / name)))
-        assert 0 <= confidence <= 1
+        prediction = predictor.predict(variant(read_image(SUPPORT_DIRNAME / name)))
+        predicted = prediction.text
+        assert 0 <= prediction.confidence <= 1 and [line.text for line in prediction.lines] == [predicted]
         assert character_error_rate([predicted], [text]) <= MAX_LINE_CER, (predicted, text)
         predictions.append(predicted)
         targets.append(text)
@@ -73,25 +73,25 @@ def test_every_input_form_agrees(predictor: LinePredictor) -> None:
 def test_batch_matches_single(predictor: LinePredictor) -> None:
     paths = [SUPPORT_DIRNAME / name for name in TEXTS]
     batch = predictor.predict_batch(paths)
-    for (text, confidence), path in zip(batch, paths, strict=True):
-        single_text, single_confidence = predictor.predict(path)
-        assert text == single_text and confidence == pytest.approx(single_confidence, rel=1e-4)
+    for prediction, path in zip(batch, paths, strict=True):
+        single = predictor.predict(path)
+        assert prediction.text == single.text and prediction.confidence == pytest.approx(single.confidence, rel=1e-4)
 
 
 def test_beam_search_reads_as_well() -> None:
-    predictor = LinePredictor(decoder={"beam_width": 10})
-    predictions = [predictor.predict(SUPPORT_DIRNAME / name)[0] for name in TEXTS]
+    predictor = LinePredictor("emnist_lines", decoder={"beam_width": 10})
+    predictions = [predictor.predict(SUPPORT_DIRNAME / name).text for name in TEXTS]
     assert character_error_rate(predictions, list(TEXTS.values())) <= MAX_MEAN_CER["emnist_lines"]
 
 
 def test_unknown_dataset_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="No line model"):
+    with pytest.raises(FileNotFoundError, match="No artifact 'nosuch'"):
         LinePredictor("nosuch")
 
 
 def test_bad_decoder_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="Bad decoder"):
-        LinePredictor(decoder={"beam": 4})
+    with pytest.raises(ValueError, match="Unknown decoder settings"):
+        LinePredictor("emnist_lines", decoder={"beam": 4})
 
 
 def test_bad_image_is_an_image_error(predictor: LinePredictor) -> None:
@@ -102,9 +102,9 @@ def test_bad_image_is_an_image_error(predictor: LinePredictor) -> None:
 @pytest.fixture(scope="module")
 def iam_predictor() -> LinePredictor:
     predictor = LinePredictor("iam")
-    assert predictor.model.name == "LineModelCtc_IamLinesDataset_line_lstm_ctc"
-    # The shipped config decodes with the Brown language model.
-    assert isinstance(predictor.model, LineModelCtc) and predictor.model.language_model is not None
+    assert predictor.artifact.name == "LineModelCtc_IamLinesDataset_line_lstm_ctc"
+    # The artifact decodes with the Brown language model, a file it carries.
+    assert predictor.artifact.file(predictor.artifact.spec["decoder"]["language_model"]).is_file()
     return predictor
 
 
@@ -116,7 +116,7 @@ def iam_predictor() -> LinePredictor:
     ],
 )
 def test_reads_iam_support_lines(iam_predictor: LinePredictor, variant) -> None:
-    predictions = [iam_predictor.predict(variant(read_image(IAM_SUPPORT_DIRNAME / name)))[0] for name in IAM_TEXTS]
+    predictions = [iam_predictor.predict(variant(read_image(IAM_SUPPORT_DIRNAME / name))).text for name in IAM_TEXTS]
     for predicted, text in zip(predictions, IAM_TEXTS.values(), strict=True):
         assert character_error_rate([predicted], [text]) <= IAM_MAX_LINE_CER, (predicted, text)
     assert character_error_rate(predictions, list(IAM_TEXTS.values())) <= MAX_MEAN_CER["iam_lines"], predictions

@@ -8,7 +8,8 @@ import pytest
 
 from text_recognizer import cli
 from text_recognizer.metrics import character_error_rate
-from text_recognizer.paragraph_text_recognizer import ParagraphTextRecognizer, line_boxes
+from text_recognizer.predictors import ParagraphTextRecognizer
+from text_recognizer.predictors.page import line_boxes
 from text_recognizer.util import ImageError, read_image
 
 SUPPORT_DIRNAME = Path(__file__).parent / "support" / "iam_paragraphs"

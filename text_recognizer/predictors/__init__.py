@@ -1,0 +1,28 @@
+"""Predictors: an image in, a `Prediction` out, from the shipped artifacts alone (no TensorFlow, no data sets).
+
+>>> from text_recognizer.predictors import MODES, load_predictor
+>>> load_predictor("paragraph").predict("text_recognizer/tests/support/iam_paragraphs/a01-014.png").text
+"""
+
+from text_recognizer.predictors.base import Box, ImageSource, Line, Prediction, Predictor
+from text_recognizer.predictors.character import CharacterPredictor
+from text_recognizer.predictors.line import LinePredictor, best_shipped_dataset
+from text_recognizer.predictors.page import ParagraphTextRecognizer
+
+#: What an image can hold, each with a shipped predictor (`load_predictor`).
+MODES = ("line", "paragraph", "character")
+
+__all__ = ["MODES", "Box", "CharacterPredictor", "ImageSource", "Line", "LinePredictor", "ParagraphTextRecognizer",
+           "Prediction", "Predictor", "load_predictor"]  # fmt: skip
+
+
+def load_predictor(mode: str, network: str = "lenet") -> Predictor:
+    """The shipped predictor for a mode of `MODES`: "character" (model `network`), "line" (the best shipped line
+    model) or "paragraph"."""
+    if mode == "character":
+        return CharacterPredictor(network)
+    if mode == "line":
+        return LinePredictor(best_shipped_dataset())
+    if mode == "paragraph":
+        return ParagraphTextRecognizer()
+    raise ValueError(f"Unknown mode {mode!r}; choose one of {', '.join(MODES)}")

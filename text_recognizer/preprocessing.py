@@ -1,0 +1,131 @@
+"""One path from an image to what a network sees, shared by the data sets (building their caches) and the predictors.
+
+Ink polarity is decided once, by `as_page`, when an image comes in: from then on every image is a *page*, greyscale
+dark ink on light paper, as scanned. Each preparation turns a page into its network's input, white ink on black:
+
+    >>> from text_recognizer.preprocessing import as_page, prepare
+    >>> from text_recognizer.util import read_image
+    >>> page = as_page(read_image("text_recognizer/tests/support/iam_lines/a01-014-00.png"))
+    >>> prepare(page, {"method": "line", "height": 64, "max_width": 1280}).shape
+    (64, 1280)
+
+An artifact's JSON names its preparation and parameters (`"preprocessing"`), so that a predictor prepares images
+exactly as the model's training data were prepared.
+"""
+
+import math
+from typing import Any
+
+import cv2
+import numpy as np
+
+#: The preparations an artifact may name, with the parameters each takes.
+METHODS = {
+    "character": ("size",),
+    "fixed_height_line": ("height", "min_width", "max_width"),
+    "line": ("height", "max_width"),
+    "paragraph": ("size",),
+}
+
+
+def as_page(image: np.ndarray) -> np.ndarray:
+    """A greyscale image as dark ink on light paper: a dark border means light ink on a dark ground, so it is inverted.
+
+    This is the one place where polarity is decided; everything downstream takes pages.
+    """
+    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+    return image if border.mean() > 127 else 255 - image
+
+
+def normalize_ink(page: np.ndarray) -> np.ndarray:
+    """A page to white ink on black: paper (the median) 0, the darkest ink 255."""
+    inverted = 255 - page.astype(np.float32)
+    paper = float(np.median(inverted[::4, ::4]))  # every 16th pixel tells the paper's level as well, and faster
+    ink = max(float(inverted.max()), paper + 1)
+    return np.clip((inverted - paper) * (255 / (ink - paper)), 0, 255).astype(np.uint8)
+
+
+def fit_to_shape(image: np.ndarray, height: int, max_width: int) -> tuple[np.ndarray, int]:
+    """`image` scaled to `height` keeping its aspect (squeezed if wider than `max_width`), padded right with black.
+
+    Also gives the width it had at that height before any squeezing.
+    """
+    natural_width = max(1, round(image.shape[1] * height / image.shape[0]))
+    width = min(natural_width, max_width)
+    interpolation = cv2.INTER_AREA if image.shape[0] > height else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (width, height), interpolation=interpolation)
+    return np.pad(resized, ((0, 0), (0, max_width - width))), natural_width
+
+
+def prepare_line(page: np.ndarray, height: int, max_width: int) -> tuple[np.ndarray, int]:
+    """A line cut from a real page (IAM's lines): ink normalized, then `fit_to_shape`; also its unsqueezed width."""
+    return fit_to_shape(normalize_ink(page), height, max_width)
+
+
+def prepare_fixed_height_line(page: np.ndarray, height: int, min_width: int, max_width: int) -> np.ndarray:
+    """A line of clean ink (EMNIST Lines): inverted, scaled to `height`, padded to `min_width`, cut at `max_width`."""
+    image = 255 - page
+    if image.shape[0] != height:
+        scale = height / image.shape[0]
+        # Cut first: a sliver a few pixels high would scale up to a line long enough to exhaust memory.
+        image = image[:, : math.ceil(max_width / scale)]
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        image = cv2.resize(image, (max(1, round(image.shape[1] * scale)), height), interpolation=interpolation)
+    if image.shape[1] < min_width:
+        image = np.pad(image, ((0, 0), (0, min_width - image.shape[1])))
+    return image[:, :max_width]
+
+
+def frame_character(page: np.ndarray, size: int) -> np.ndarray:
+    """A character as EMNIST frames them: inverted, cropped to the ink, centred in a square margin, `size` square.
+
+    An image already `size` square is taken as framed and only inverted.
+    """
+    image = 255 - page
+    if image.shape == (size, size):
+        return image
+    rows, cols = np.nonzero(image > image.max() / 4)
+    if len(rows):
+        image = image[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    side = int(max(image.shape) * 1.15) + 2
+    top, left = (side - image.shape[0]) // 2, (side - image.shape[1]) // 2
+    bottom, right = side - image.shape[0] - top, side - image.shape[1] - left
+    image = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=0)
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def prepare_paragraph(page: np.ndarray, size: int) -> tuple[np.ndarray, float]:
+    """A paragraph to network input (size, size) white on black, and the scale from page to input pixels.
+
+    The page is padded with black at the bottom and right to a square and shrunk to `size`, so that an input pixel is
+    a page pixel times `scale` (from the top-left corner, the same in both directions).
+    """
+    ink = normalize_ink(page)
+    side = max(ink.shape)
+    square = np.pad(ink, ((0, side - ink.shape[0]), (0, side - ink.shape[1])))
+    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    return cv2.resize(square, (size, size), interpolation=interpolation), size / side
+
+
+def check_spec(spec: dict[str, Any]) -> None:
+    """Raise ValueError unless `spec` names a known method with exactly its parameters."""
+    method = spec.get("method")
+    if method not in METHODS:
+        raise ValueError(f"Unknown preprocessing method {method!r}; choose one of {sorted(METHODS)}")
+    if set(spec) - {"method"} != set(METHODS[method]):
+        raise ValueError(
+            f"Preprocessing {method!r} takes {list(METHODS[method])}, got {sorted(set(spec) - {'method'})}"
+        )
+
+
+def prepare(page: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
+    """A page as the network of an artifact whose `"preprocessing"` is `spec` takes it."""
+    check_spec(spec)
+    params = {key: value for key, value in spec.items() if key != "method"}
+    if spec["method"] == "character":
+        return frame_character(page, **params)
+    if spec["method"] == "fixed_height_line":
+        return prepare_fixed_height_line(page, **params)
+    if spec["method"] == "line":
+        return prepare_line(page, **params)[0]
+    return prepare_paragraph(page, **params)[0]

@@ -1,0 +1,118 @@
+"""The one preprocessing path: polarity decided once, each preparation, and the predictors' path reproducing the
+training caches bit for bit (with the preprocessing each shipped artifact names)."""
+
+import json
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from text_recognizer.artifacts import ARTIFACTS_DIRNAME, SPEC_FILENAME
+from text_recognizer.preprocessing import as_page, check_spec, prepare
+
+EMNIST_LINES = {"method": "fixed_height_line", "height": 28, "min_width": 280, "max_width": 2240}
+
+
+def _artifact_preprocessing(name: str) -> dict:
+    return json.loads((ARTIFACTS_DIRNAME / name / SPEC_FILENAME).read_text())["preprocessing"]
+
+
+def test_polarity_is_decided_by_the_border() -> None:
+    page = np.full((20, 30), 230, np.uint8)
+    page[5:15, 5:25] = 20  # dark ink on light paper stays as it is
+    assert np.array_equal(as_page(page), page)
+    assert np.array_equal(as_page(255 - page), page)  # light ink on a dark ground is turned over
+
+
+def test_training_format_lines_pass_unchanged() -> None:
+    image = np.zeros((28, 280), dtype=np.uint8)
+    image[4:24, 10:200] = 200
+    assert np.array_equal(prepare(as_page(image), EMNIST_LINES), image)
+
+
+def test_page_crops_become_training_format() -> None:
+    image = np.zeros((28, 150), dtype=np.uint8)
+    image[4:24, 10:140] = 255
+    scan = np.repeat(np.repeat(255 - image, 3, axis=0), 3, axis=1)  # dark on light, three times the resolution
+    prepared = prepare(as_page(scan), EMNIST_LINES)
+    assert prepared.shape == (28, 280)
+    assert np.abs(prepared[:, :150].astype(int) - image).mean() < 10 and prepared[:, 150:].max() == 0
+
+
+def test_width_is_bounded() -> None:
+    sliver = np.full((2, 50000), 255, dtype=np.uint8)
+    assert prepare(sliver, EMNIST_LINES).shape == (28, 2240)
+    iam = prepare(sliver, {"method": "line", "height": 64, "max_width": 1280})
+    assert iam.shape == (64, 1280)
+
+
+def test_a_character_on_a_page_is_framed() -> None:
+    page = np.full((100, 60), 255, np.uint8)
+    page[20:80, 25:35] = 0  # an "l"
+    framed = prepare(page, {"method": "character", "size": 28})
+    assert framed.shape == (28, 28) and framed.max() == 255 and framed[0].max() == 0  # centred with a margin
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"method": "nosuch"}, "Unknown preprocessing"),
+        ({"method": "line", "height": 64}, "takes"),
+        ({"method": "character", "size": 28, "extra": 1}, "takes"),
+    ],
+)
+def test_bad_specs_are_clear_errors(spec: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        check_spec(spec)
+
+
+def test_emnist_test_images_pass_unchanged() -> None:
+    from text_recognizer.datasets import EmnistDataset
+
+    dataset = EmnistDataset()
+    dataset.load_or_generate_data()
+    spec = _artifact_preprocessing("CharacterModel_EmnistDataset_lenet")
+    assert all(np.array_equal(prepare(as_page(x), spec), x) for x in dataset.x_test[:500])
+
+
+def test_iam_line_crops_are_prepared_as_cached() -> None:
+    """Test-split lines cut from their form pages, through the IAM line artifact's preprocessing, are the cached
+    training-format lines to the bit."""
+    from text_recognizer.datasets import IamDataset, IamLinesDataset
+    from text_recognizer.datasets.iam_lines_dataset import crop_line
+
+    lines = IamLinesDataset()
+    lines.load_or_generate_data()
+    iam = IamDataset()
+    iam.load_or_generate_data()
+    wanted = dict(enumerate(lines.line_ids["test"][:60]))
+    by_id = {line.line_id: line for line in iam.lines}
+    by_form = defaultdict(list)
+    for index, line_id in wanted.items():
+        by_form[by_id[line_id].form_id].append(index)
+    spec = _artifact_preprocessing("LineModelCtc_IamLinesDataset_line_lstm_ctc")
+    checked = 0
+    for form_id, page in iam.form_images(sorted(by_form)):
+        for index in by_form[form_id]:
+            crop = crop_line(page, by_id[wanted[index]].box, lines.margin)
+            assert np.array_equal(prepare(as_page(crop), spec), lines.x_test[index]), wanted[index]
+            checked += 1
+    assert checked == len(wanted)
+
+
+def test_iam_paragraphs_are_prepared_as_cached() -> None:
+    from text_recognizer.datasets import IamDataset, IamParagraphsDataset
+    from text_recognizer.datasets.iam_paragraphs_dataset import iam_paragraphs
+
+    dataset = IamParagraphsDataset()
+    dataset.load_or_generate_data()
+    iam = IamDataset()
+    iam.load_or_generate_data()
+    spec = _artifact_preprocessing("LineDetectorModel_IamParagraphsDataset_fcn")
+    index = {form_id: i for i, form_id in enumerate(dataset.form_ids["test"])}
+    paragraphs = [p for p in iam_paragraphs(iam, {"test"}, dataset.margin) if p.form_id in index][:10]
+    assert len(paragraphs) == 10
+    for paragraph in paragraphs:  # already pages: the data set cuts them from the scans
+        assert np.array_equal(prepare(paragraph.crop, spec), dataset.x_test[index[paragraph.form_id]]), (
+            paragraph.form_id
+        )
