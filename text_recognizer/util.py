@@ -7,10 +7,13 @@
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import io
 import json
 import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +90,30 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A new, unique temporary file beside `path` to write; renamed to `path` when the block succeeds, removed when it
+    fails. So `path` is never half-written, and two writers never share a temporary file.
+
+        >>> with atomic_path(Path("cache.h5")) as partial:
+        ...     write_the_cache(partial)
+
+    The temporary name ends in `path`'s own name (Keras wants `.weights.h5`); a file replaced keeps its mode.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=f"-{path.name}")
+    os.close(descriptor)
+    partial = Path(name)
+    try:
+        yield partial
+        os.chmod(partial, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
 def write_json(path: Path, data: Any) -> None:
-    """Write `data` as indented JSON to `path` through a temporary file and a rename, so never half-written."""
-    partial = path.with_name(".partial-" + path.name)
-    partial.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(partial, path)
+    """Write `data` as indented JSON to `path`, atomically (see `atomic_path`)."""
+    with atomic_path(path) as partial:
+        partial.write_text(json.dumps(data, indent=2) + "\n")

@@ -11,39 +11,20 @@ line on stderr and exit status 2.
 """
 
 import argparse
-import os
 import re
 import shutil
 import sys
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import toml
 
-from text_recognizer.util import sha256_of
+from text_recognizer.util import atomic_path, sha256_of
 
 _SHA256_LINE = re.compile(r"^(?P<key>[ \t]*sha256[ \t]*=[ \t]*)(?P<quote>[\"'])[^\"'\n]*(?P=quote)", re.MULTILINE)
 
 
 class MetadataError(Exception):
     """The metadata or the file it names is missing or unusable; the message is for the user."""
-
-
-def _write_atomically(path: Path, fill: Callable[[Path], object]) -> None:
-    """Have `fill` write a temporary file beside `path`, then rename it over `path` (whose mode it keeps)."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(descriptor)
-    try:
-        fill(Path(temporary))
-        if path.exists():
-            shutil.copymode(path, temporary)
-        else:
-            os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def replace_sha256(text: str, sha256: str) -> str:
@@ -79,13 +60,15 @@ def update_metadata(metadata_path: Path, new_file: Path | None = None) -> tuple[
         if not new_file.is_file():
             raise MetadataError(f"no such file: {new_file}")
         if not (data_path.exists() and data_path.samefile(new_file)):
-            _write_atomically(data_path, lambda temporary: shutil.copyfile(new_file, temporary))
+            with atomic_path(data_path) as temporary:
+                shutil.copyfile(new_file, temporary)
     elif not data_path.is_file():
         raise MetadataError(f"no such file: {data_path} (the `filename` of {metadata_path}); pass --file to add it")
     old, new = metadata["sha256"], sha256_of(data_path)
     updated = replace_sha256(text, new)
     if updated != text:
-        _write_atomically(metadata_path, lambda temporary: temporary.write_text(updated, encoding="utf-8", newline=""))
+        with atomic_path(metadata_path) as temporary:
+            temporary.write_text(updated, encoding="utf-8", newline="")
     return (old if isinstance(old, str) else None), new
 
 

@@ -20,7 +20,7 @@ import h5py
 import toml
 from tqdm import tqdm
 
-from text_recognizer.util import sha256_of
+from text_recognizer.util import atomic_path, sha256_of
 
 DATA_DIRNAME = Path(__file__).resolve().parents[2] / "data"
 MIRROR_ENV_VAR = "TEXT_RECOGNIZER_DATA_MIRROR"
@@ -42,16 +42,17 @@ class ChecksumError(DataError):
 def fetch_url(
     url: str, path: Path, expected_sha256: str | None = None, timeout: float = 60.0, progress: bool = True
 ) -> Path:
-    """Stream `url` to `<path>.part`, then rename it to `path`: the file appears under its name only once complete.
+    """Stream `url` to a temporary file, then rename it to `path`: the file appears under its name only once complete.
 
     A response shorter than its Content-Length, or (given `expected_sha256`) a different hash, is an error. Network
     and file errors become a `DataError` whose `__cause__` is the original exception (an `urllib.error.HTTPError`
-    carries the status code). Whatever fails, no `.part` file is left behind.
+    carries the status code). Whatever fails, no temporary file is left behind (see `util.atomic_path`).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (URL comes from metadata)
+        with (
+            atomic_path(path) as partial,
+            urllib.request.urlopen(url, timeout=timeout) as response,  # noqa: S310 (URL comes from metadata)
+        ):
             total = int(response.headers.get("Content-Length") or 0) or None
             with (
                 open(partial, "wb") as f,
@@ -62,16 +63,13 @@ def fetch_url(
                     bar.update(len(chunk))
             if total is not None and partial.stat().st_size != total:
                 raise DataError(f"Download of {url} stopped after {partial.stat().st_size} of {total} bytes")
-        if expected_sha256 is not None:
-            actual = sha256_of(partial)
-            if actual != expected_sha256:
-                raise ChecksumError(path, expected_sha256, actual)
-        os.replace(partial, path)
+            if expected_sha256 is not None:
+                actual = sha256_of(partial)
+                if actual != expected_sha256:
+                    raise ChecksumError(path, expected_sha256, actual)
     except DataError:
-        partial.unlink(missing_ok=True)
         raise
-    except Exception as e:  # network and file errors: never leave a half-written file behind
-        partial.unlink(missing_ok=True)
+    except Exception as e:  # network and file errors
         raise DataError(f"Could not download {url} to {path}: {e}") from e
     return path
 

@@ -5,7 +5,6 @@ python -m text_recognizer.datasets.emnist_dataset   # downloads (or uses the mir
 
 import io
 import json
-import os
 import zipfile
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import numpy as np
 from scipy.io import loadmat
 
 from text_recognizer.datasets.dataset import DataError, Dataset
+from text_recognizer.util import atomic_path
 
 ESSENTIALS_FILENAME = Path(__file__).parent / "emnist_essentials.json"
 MAT_MEMBER = "matlab/emnist-byclass.mat"
@@ -73,15 +73,12 @@ def _process_raw(zip_path: Path, out_path: Path, mapping: list[str]) -> None:
     mat_mapping = [chr(int(code)) for _, code in sorted(data["mapping"].tolist())]
     if mat_mapping != mapping[: len(mat_mapping)]:
         raise DataError(f"{zip_path}: its class mapping {mat_mapping} differs from {ESSENTIALS_FILENAME.name}")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_path.with_name(out_path.name + ".part")
-    with h5py.File(partial, "w") as f:
+    with atomic_path(out_path) as partial, h5py.File(partial, "w") as f:
         for split in ("train", "test"):
             # Rows hold 784 pixels in column-major order: reshape then transpose to get upright images.
             images = data[split]["images"].reshape(-1, 28, 28).transpose(0, 2, 1)
             f.create_dataset(f"x_{split}", data=images.astype(np.uint8), compression="lzf")
             f.create_dataset(f"y_{split}", data=data[split]["labels"].reshape(-1).astype(np.int32))
-    os.replace(partial, out_path)
 
 
 def _balance(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

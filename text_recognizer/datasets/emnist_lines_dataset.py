@@ -7,7 +7,6 @@ Each line overlaps its characters by one random fraction of their width; test li
 test split. Targets are label sequences padded to `max_length` with the `_` token (also the CTC blank).
 """
 
-import os
 from pathlib import Path
 
 import h5py
@@ -16,6 +15,7 @@ import numpy as np
 from text_recognizer.datasets.dataset import DataError, Dataset
 from text_recognizer.datasets.emnist_dataset import EXTRA_SYMBOLS, PADDING_TOKEN, EmnistDataset
 from text_recognizer.datasets.sentence_generator import SentenceGenerator, corpus_sha256
+from text_recognizer.util import atomic_path
 
 # Bump when the way lines are drawn changes, so that no stale cache is reused.
 GENERATOR_VERSION = 1
@@ -89,15 +89,12 @@ class EmnistLinesDataset(Dataset):
                 "train": (emnist.x_train, emnist.y_train, self.num_train),
                 "test": (emnist.x_test, emnist.y_test, self.num_test),
             }
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(path.name + ".part")
-            with h5py.File(partial, "w") as f:
+            with atomic_path(path) as partial, h5py.File(partial, "w") as f:
                 for index, (split, (images, labels, count)) in enumerate(splits.items()):
                     rng = np.random.default_rng([self.seed, index])
                     x, y = self._draw_lines(count, images, labels, generator, rng)
                     f.create_dataset(f"x_{split}", data=x, compression="lzf")
                     f.create_dataset(f"y_{split}", data=y)
-            os.replace(partial, path)
         with h5py.File(path, "r") as f:
             self.read_splits(f)
 

@@ -10,7 +10,6 @@ IAM's: train, validation (`x_val`) and test.
 """
 
 import json
-import os
 import time
 import unicodedata
 from collections import Counter, defaultdict
@@ -26,6 +25,7 @@ from text_recognizer.datasets.emnist_dataset import PADDING_TOKEN, EmnistDataset
 from text_recognizer.datasets.iam_dataset import Box, IamDataset, IamLine
 from text_recognizer.datasets.line_augmentation import augment_line_batch
 from text_recognizer.preprocessing import as_page, prepare_line
+from text_recognizer.util import atomic_path
 
 SPLITS = ("train", "validation", "test")
 # Bump when the way crops are made changes, so that no stale cache is reused.
@@ -153,9 +153,7 @@ class IamLinesDataset(Dataset):
                     continue
                 rows[split].append((line.line_id, text, image, natural_width))
         stats: dict[str, Any] = {"skipped_without_image": iam.num_skipped, "replaced_characters": dict(outside)}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".part")
-        with h5py.File(partial, "w") as f:
+        with atomic_path(path) as partial, h5py.File(partial, "w") as f:
             for split, split_rows in rows.items():
                 ids, texts = [row[0] for row in split_rows], [row[1] for row in split_rows]
                 x = np.zeros((len(split_rows), *self.input_shape), dtype=np.uint8)
@@ -181,7 +179,6 @@ class IamLinesDataset(Dataset):
                 }
             stats["build_seconds"] = round(time.perf_counter() - start, 1)
             f.attrs["stats"] = json.dumps(stats)
-        os.replace(partial, path)
 
     def __repr__(self) -> str:
         return (

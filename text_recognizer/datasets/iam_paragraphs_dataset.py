@@ -11,7 +11,6 @@ all share one); forms whose lines have no split are left out.
 """
 
 import json
-import os
 import time
 from collections import defaultdict
 from collections.abc import Collection, Iterator
@@ -28,6 +27,7 @@ from text_recognizer.datasets.dataset import Dataset
 from text_recognizer.datasets.iam_dataset import Box, IamDataset, IamLine
 from text_recognizer.datasets.iam_lines_dataset import MIN_INK_PER_CHARACTER, crop_line
 from text_recognizer.preprocessing import normalize_ink, prepare_paragraph
+from text_recognizer.util import atomic_path
 
 SPLITS = ("train", "validation", "test")
 # Bump when the way images or label maps are made changes, so that no stale cache is reused.
@@ -177,9 +177,7 @@ class IamParagraphsDataset(Dataset):
             if paragraph.lines:
                 examples[paragraph.split].append((paragraph.form_id, *paragraph_example(paragraph, self.image_size)))
         stats: dict[str, Any] = {}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".part")
-        with h5py.File(partial, "w") as f:
+        with atomic_path(path) as partial, h5py.File(partial, "w") as f:
             for split, rows in examples.items():
                 shape = (len(rows), self.image_size, self.image_size)
                 x = np.stack([row[1] for row in rows]) if rows else np.zeros(shape, np.uint8)
@@ -194,7 +192,6 @@ class IamParagraphsDataset(Dataset):
                 }
             stats["build_seconds"] = round(time.perf_counter() - start, 1)
             f.attrs["stats"] = json.dumps(stats)
-        os.replace(partial, path)
 
     def write_debug_images(self, num: int = 5) -> Path:
         """The first `num` training inputs and their coloured label maps as PNGs; gives the folder."""

@@ -5,7 +5,6 @@
 """
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import keras
 import numpy as np
 
 from text_recognizer.datasets.dataset_sequence import BatchFn, DatasetSequence
-from text_recognizer.util import write_json
+from text_recognizer.util import atomic_path, write_json
 
 WEIGHTS_DIRNAME = Path(__file__).resolve().parents[1] / "weights"
 
@@ -98,10 +97,8 @@ class Model:
     def save_weights(self, path: Path | None = None, info: dict[str, Any] | None = None) -> Path:
         """Write the weights, and `info` (config, command, metrics) as JSON beside them; each atomically."""
         path = Path(path or self.weights_filename)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(".partial-" + path.name)  # Keras wants the name to end in .weights.h5
-        self.network.save_weights(partial)
-        os.replace(partial, path)
+        with atomic_path(path) as partial:
+            self.network.save_weights(partial)
         if info is not None:
             write_json(path.with_name(path.name.removesuffix(".weights.h5") + ".json"), info)
         return path
