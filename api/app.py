@@ -17,14 +17,15 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 
 from api.fetch import FetchError, fetch_url
 from text_recognizer.artifacts import ArtifactError
-from text_recognizer.predictors import MODES, Predictor, load_predictor
+from text_recognizer.predictors import MODES, Prediction, load_predictor
 from text_recognizer.util import ImageError, decode_data_url, decode_image
 
 DEFAULT_MODE = "line"
@@ -39,9 +40,15 @@ DEFAULT_CONFIG = {
 logger = logging.getLogger("api")
 
 
+class Predictor(Protocol):
+    """What the app serves a mode with: a `text_recognizer.predictors.Predictor`, or anything that reads alike."""
+
+    def predict(self, image: np.ndarray) -> Prediction: ...
+
+
 def load_predictors() -> dict[str, Predictor]:
     """A predictor for each mode whose model is shipped; the line mode takes IAM's model when there is one."""
-    predictors = {}
+    predictors: dict[str, Predictor] = {}
     for mode in MODES:
         try:
             predictors[mode] = load_predictor(mode)

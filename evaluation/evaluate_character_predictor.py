@@ -24,7 +24,7 @@ def evaluate(network: str) -> float:
     dataset.load_or_generate_data()
     # The data set stores white ink on black; a page is dark on light.
     predictions = CharacterPredictor(network).predict_pages(list(255 - dataset.x_test))
-    expected = [dataset.mapping[label] for label in dataset.y_test]
+    expected = [dataset.mapping[int(label)] for label in dataset.y_test]
     return float(np.mean([p.text == char for p, char in zip(predictions, expected, strict=True)]))
 
 

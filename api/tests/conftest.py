@@ -6,9 +6,8 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 
-from api.app import create_app, load_predictors
+from api.app import Predictor, create_app, load_predictors
 from api.tests.helpers import ImageServer
-from text_recognizer.predictors import Predictor
 
 
 @pytest.fixture(scope="session")

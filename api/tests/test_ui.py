@@ -19,6 +19,7 @@ from werkzeug.serving import make_server
 
 from api.app import Predictor, create_app
 from api.tests.helpers import CHARACTER_IMAGES, expected_character
+from text_recognizer.predictors import Prediction
 from text_recognizer.util import read_image
 
 CHROMIUM = shutil.which("chromium")
@@ -45,7 +46,7 @@ class Recording:
         self.predictor = predictor
         self.images: list[np.ndarray] = []
 
-    def predict(self, image: np.ndarray) -> tuple[str, float]:
+    def predict(self, image: np.ndarray) -> Prediction:
         self.images.append(image)
         return self.predictor.predict(image)
 
@@ -95,13 +96,13 @@ def _answer(browser: webdriver.Chrome) -> tuple[str, str, str]:
 def test_upload_an_image_and_read_its_text(browser: webdriver.Chrome, base_url: str, character: Recording) -> None:
     _open(browser, base_url)
     # A character the model reads right, so that the page must show the right text.
-    path = next(p for p in CHARACTER_IMAGES if character.predictor.predict(read_image(p))[0] == expected_character(p))
+    path = next(p for p in CHARACTER_IMAGES if character.predictor.predict(read_image(p)).text == expected_character(p))
     browser.find_element(By.ID, "file").send_keys(str(path))
     send = browser.find_element(By.ID, "send-file")
     WebDriverWait(browser, 10).until(lambda _: send.is_enabled())
     send.click()
     text, conf, error = _answer(browser)
-    expected_conf = character.predictor.predict(read_image(path))[1]
+    expected_conf = character.predictor.predict(read_image(path)).confidence
     assert (text, error) == (expected_character(path), "")
     assert float(conf) == pytest.approx(expected_conf, abs=1e-3)
 
@@ -120,8 +121,8 @@ def test_draw_and_read_the_drawing(browser: webdriver.Chrome, base_url: str, cha
     [drawing] = character.images[sent_before:]
     assert drawing.shape == (200, 200)  # the whole (square, for a character) canvas, in grey levels
     assert np.median(drawing) == 255 and drawing.min() < 64  # dark ink on white paper
-    expected_text, expected_conf = character.predictor.predict(drawing)
-    assert text == expected_text and float(conf) == pytest.approx(expected_conf, abs=1e-3)
+    expected = character.predictor.predict(drawing)
+    assert text == expected.text and float(conf) == pytest.approx(expected.confidence, abs=1e-3)
 
 
 def test_a_file_that_is_not_an_image_shows_the_apis_error(

@@ -22,8 +22,9 @@ from text_recognizer.datasets.iam_dataset import (
     rebuild_text,
     writer_split,
 )
-from text_recognizer.datasets.iam_lines_dataset import fit_to_shape, normalize_ink, to_alphabet
+from text_recognizer.datasets.iam_lines_dataset import to_alphabet
 from text_recognizer.datasets.line_augmentation import augment_line_batch
+from text_recognizer.preprocessing import fit_to_shape, normalize_ink
 
 
 @pytest.mark.parametrize(
