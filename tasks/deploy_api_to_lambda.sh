@@ -6,4 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../api"
 command -v serverless >/dev/null || { echo "$0: the Serverless Framework is not installed (npm install -g serverless)" >&2; exit 1; }
 command -v docker >/dev/null || { echo "$0: docker is not installed" >&2; exit 1; }
+# The image installs from the wheelhouse only (tasks/make_wheelhouse.sh), made first.
+../tasks/make_wheelhouse.sh
 serverless deploy --verbose "$@"

@@ -1,6 +1,7 @@
 """The deployment files, checked without Docker: what the images copy and install, and that their commands serve.
 
-The serving image's command is run for real: gunicorn, on a copy of exactly what the Dockerfile copies.
+The serving image's command is run for real: gunicorn, on a copy of exactly what the Dockerfile copies, with the
+image's environment. tasks/test_api_docker.sh builds and runs the image itself (CI runs it).
 """
 
 import importlib
@@ -10,6 +11,7 @@ import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -24,6 +26,10 @@ from text_recognizer.util import read_image
 ROOT = Path(__file__).resolve().parents[2]
 SERVING_DOCKERFILE = ROOT / "api" / "Dockerfile"
 LAMBDA_DOCKERFILE = ROOT / "api" / "Dockerfile.lambda"
+WHEELHOUSE_SCRIPT = ROOT / "tasks" / "make_wheelhouse.sh"
+# What serving must not carry: training frameworks (the image installs [packages] only) and training formats.
+TRAINING_PACKAGES = {"tensorflow", "keras", "tf2onnx", "h5py", "tensorboard"}
+TRAINING_FILES = ("text_recognizer/weights/", "text_recognizer/tests/", "api/tests/", "**/*.ipynb")
 
 
 def instructions(dockerfile: Path) -> list[tuple[str, str]]:
@@ -61,36 +67,60 @@ def exec_form(dockerfile: Path, instruction: str) -> list[str]:
     return json.loads(args)
 
 
+def environment(dockerfile: Path) -> dict[str, str]:
+    """What the final stage's ENV lines set (KEY=value form)."""
+    env_lines = [args for name, args in final_stage(dockerfile) if name == "ENV"]
+    return dict(word.split("=", 1) for args in env_lines for word in shlex.split(args))
+
+
 @pytest.mark.parametrize("dockerfile", [SERVING_DOCKERFILE, LAMBDA_DOCKERFILE], ids=lambda p: p.name)
 def test_every_copy_source_exists_and_is_in_the_build_context(dockerfile: Path) -> None:
     lines = (ROOT / ".dockerignore").read_text().splitlines()
     allowed = {line.strip()[1:].rstrip("/") for line in lines if line.startswith("!")}
     sources = [source for sources, _ in copies(instructions(dockerfile)) for source in sources]
-    assert {"Pipfile", "Pipfile.lock", "text_recognizer/", "api/"} <= set(sources)
+    # The wheelhouse is made before each build (tasks/make_wheelhouse.sh), the rest is in the repository.
+    assert set(sources) == {"wheelhouse/", "text_recognizer/", "api/"}
     for source in sources:
-        assert (ROOT / source).exists(), source
+        assert source == "wheelhouse/" or (ROOT / source).exists(), source
         assert source.rstrip("/") in allowed, f"{source} is left out of the build context by .dockerignore"
+    assert set(TRAINING_FILES) <= {line.strip() for line in lines}, "training files must stay out of the context"
+    assert "wheelhouse/" in (ROOT / ".gitignore").read_text().splitlines()
 
 
-@pytest.mark.parametrize("dockerfile", [SERVING_DOCKERFILE, LAMBDA_DOCKERFILE], ids=lambda p: p.name)
-def test_images_install_from_the_lock_file_and_run_as_a_user(dockerfile: Path) -> None:
+@pytest.mark.parametrize(
+    ("dockerfile", "requirements"),
+    [(SERVING_DOCKERFILE, "requirements.txt"), (LAMBDA_DOCKERFILE, "requirements-lambda.txt")],
+    ids=["Dockerfile", "Dockerfile.lambda"],
+)
+def test_images_install_from_the_wheelhouse_only_and_run_as_a_user(dockerfile: Path, requirements: str) -> None:
     runs = " ".join(args for name, args in instructions(dockerfile) if name == "RUN")
-    assert "pipenv requirements --hash" in runs and "--require-hashes -r" in runs
+    assert "--no-index --find-links /wheels" in runs and f"--require-hashes -r /wheels/{requirements}" in runs
+    assert ("FROM", "${BASE_IMAGE} AS install") in instructions(dockerfile), "the base must be a build argument"
+    # The wheelhouse's requirements are Pipfile.lock's, with hashes: serving only, or serving and Lambda.
+    script = WHEELHOUSE_SCRIPT.read_text()
+    categories = ' --categories "packages lambda"' if "lambda" in requirements else ""
+    assert f'pipenv requirements --hash{categories} >"$out/{requirements}"' in script
     users = [args for name, args in final_stage(dockerfile) if name == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0")
 
 
-def test_the_lock_file_has_what_the_images_run() -> None:
+def test_the_lock_file_has_what_the_images_run_and_serving_has_no_training_packages() -> None:
     lock = json.loads((ROOT / "Pipfile.lock").read_text())
-    assert "gunicorn" in lock["default"], "add gunicorn to the Pipfile's [packages] and lock"
-    assert "awslambdaric" in lock.get("lambda", {}), "add awslambdaric to the Pipfile's [lambda] category and lock"
+    assert {"gunicorn", "onnxruntime", "flashlight-text"} <= set(lock["default"])
+    assert {"awslambdaric", "apig-wsgi"} <= set(lock.get("lambda", {}))
+    assert not TRAINING_PACKAGES & (set(lock["default"]) | set(lock["lambda"]))
 
 
 def test_serving_image_exposes_its_port_and_checks_its_health() -> None:
     stage = dict(final_stage(SERVING_DOCKERFILE))
-    assert stage["EXPOSE"] == "8000"
-    assert "http://127.0.0.1:8000/" in stage["HEALTHCHECK"]
-    assert "0.0.0.0:8000" in exec_form(SERVING_DOCKERFILE, "CMD")
+    env = environment(SERVING_DOCKERFILE)
+    assert stage["EXPOSE"] == env["PORT"] == "8000"
+    assert env["WEB_CONCURRENCY"] == "2"  # gunicorn's worker count
+    [check] = json.loads(stage["HEALTHCHECK"].split(" CMD ", 1)[1])[2:]  # python -c CHECK
+    assert 'http://127.0.0.1:{os.environ["PORT"]}/' in check
+    command = exec_form(SERVING_DOCKERFILE, "CMD")
+    assert command[0] == "gunicorn" and command[-1] == "api.app:create_app()"
+    assert "--bind" not in command, "gunicorn binds 0.0.0.0:$PORT when not told otherwise"
 
 
 def test_lambda_image_runs_the_handler() -> None:
@@ -124,20 +154,35 @@ def _image_layout(tmp_path: Path) -> Path:
     app_dirname = tmp_path / workdir.lstrip("/")
     for sources, destination in copies(final_stage(SERVING_DOCKERFILE)):
         for source in sources:
-            ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "tests")
+            ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", "weights", "*.ipynb")
             shutil.copytree(ROOT / source, app_dirname / destination, ignore=ignore, dirs_exist_ok=True)
     return app_dirname
 
 
+def _image_env(**extra: str) -> dict[str, str]:
+    """The image's environment, less its PATH (this venv stands for the image's): no data mirror, no checkout."""
+    env = {k: v for k, v in os.environ.items() if k not in (MIRROR_ENV_VAR, "NLTK_DATA", "PYTHONPATH")}
+    return env | {k: v for k, v in environment(SERVING_DOCKERFILE).items() if k != "PATH"} | extra
+
+
+def test_serving_loads_every_model_without_tensorflow(tmp_path: Path) -> None:
+    # This venv has TensorFlow (for training); the image has not: serving must never import it.
+    script = "import json, sys; from api.app import create_app; create_app(); print(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=_image_layout(tmp_path), env=_image_env(), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    modules = {name.split(".")[0] for name in json.loads(result.stdout.splitlines()[-1])}
+    assert not modules & {"tensorflow", "keras", "tf2onnx", "h5py"}
+
+
 def test_serving_command_serves_predictions_from_the_image_layout(tmp_path: Path, shipped_predictors) -> None:
-    if shutil.which("gunicorn") is None:
-        pytest.skip("gunicorn is not installed (it is in the Pipfile: pipenv sync)")
     app_dirname = _image_layout(tmp_path)
     assert not (app_dirname / "data").exists() and not (app_dirname / "training").exists()
     port = _free_port()
-    command = [arg.replace("0.0.0.0:8000", f"127.0.0.1:{port}") for arg in exec_form(SERVING_DOCKERFILE, "CMD")]
-    # No data mirror and no checkout on the path: the image has neither.
-    env = {k: v for k, v in os.environ.items() if k not in (MIRROR_ENV_VAR, "NLTK_DATA", "PYTHONPATH")}
+    # The image's command with this venv's gunicorn, bound to loopback as tasks/test_api_docker.sh binds it.
+    command = [sys.executable, "-m", *exec_form(SERVING_DOCKERFILE, "CMD")]
+    env = _image_env(PORT=str(port), GUNICORN_CMD_ARGS=f"--bind=127.0.0.1:{port}")
     server = subprocess.Popen(command, cwd=app_dirname, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         health = _wait_for(f"http://127.0.0.1:{port}/", server)
@@ -150,8 +195,8 @@ def test_serving_command_serves_predictions_from_the_image_layout(tmp_path: Path
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             answer = json.load(response)
-        pred, conf = shipped_predictors["character"].predict(read_image(path))
-        assert answer["pred"] == pred and answer["conf"] == pytest.approx(conf, abs=1e-5)
+        expected = shipped_predictors["character"].predict(read_image(path))
+        assert answer["pred"] == expected.text and answer["conf"] == pytest.approx(expected.confidence, abs=1e-5)
     finally:
         server.terminate()
         output = server.communicate(timeout=30)[0].decode(errors="replace")
