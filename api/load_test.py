@@ -37,7 +37,7 @@ def main() -> int:
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 8, 64], help="concurrency levels")
     parser.add_argument("--max-seconds", type=float, default=60, help="wall-clock cap per level")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads (the Dockerfile's setting)")
-    parser.add_argument("--workers", type=int, default=1, help="gunicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (the Dockerfile's setting)")
     args = parser.parse_args()
 
     image_path = args.image or _support_image(args.mode)
@@ -52,7 +52,7 @@ def main() -> int:
     server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_until_up(port, server)
-        for _ in range(5):  # the first calls build TensorFlow's functions: not what is measured
+        for _ in range(5 * args.workers):  # each worker's first calls allocate its buffers: not what is measured
             status, _ = _post(port, body)
             if status != 200:
                 print(f"error: warm-up request answered {status}", file=sys.stderr)
@@ -64,10 +64,21 @@ def main() -> int:
         print(f"{'concurrency':>11} {'sent':>5} {'skipped':>7} {'errors':>6} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7}")
         for level in args.levels:
             print(_run_level(port, body, level, args.requests, args.max_seconds), flush=True)
+        print("worker RSS MiB: " + " ".join(f"{rss:.0f}" for rss in _worker_rss_mib(server.pid)))
     finally:
         server.terminate()
         server.wait(timeout=30)
     return 0
+
+
+def _worker_rss_mib(master: int) -> list[float]:
+    """Resident memory of each gunicorn worker (the master's child processes), from /proc."""
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    sizes = []
+    for child in children:
+        status = Path(f"/proc/{child}/status").read_text()
+        sizes.append(int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024)
+    return sizes
 
 
 def _support_image(mode: str) -> Path:
