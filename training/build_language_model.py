@@ -7,6 +7,12 @@ line data set (IAM lines' by default: the same as EMNIST Lines'), and writes `we
 holding the command, the corpus' SHA-256 and how well it predicts the data set's validation text (bits per
 character; lower is better). No IAM transcription is counted, so the test split's text stays unseen.
 `training/tune_decoder.py` then picks how much a line model's beam search trusts it.
+
+    python training/build_language_model.py --arpa lm.arpa.gz
+
+writes the shipped model (`--name`) as an ARPA file instead (gzip-compressed if the name ends in .gz; fitting
+nothing), which `text_recognizer.decoding.CtcDecoder` reads; `text_recognizer.language_model.arpa_file` does the
+same into a cache.
 """
 
 import argparse
@@ -16,9 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from text_recognizer.language_model import CharNgramModel  # noqa: E402 (after the path set-up)
+from text_recognizer.language_model import WEIGHTS_DIRNAME, CharNgramModel
 
 
 def bits_per_character(language_model: CharNgramModel, texts: list[str]) -> float:
@@ -37,15 +41,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--order", type=int, default=6, help="longest n-gram counted (default 6)")
     parser.add_argument("--dataset", default="IamLinesDataset", help="line data set whose characters are modelled")
     parser.add_argument("--name", default="CharNgramModel_brown", help="file name in weights/, without .npz")
+    parser.add_argument("--arpa", type=Path, metavar="PATH", help="only write the model --name as an ARPA file")
     args = parser.parse_args(argv)
     if args.order < 1:
         parser.error("--order must be at least 1")
+    if args.arpa is not None:
+        source = WEIGHTS_DIRNAME / f"{args.name}.npz"
+        if not source.is_file():
+            parser.error(f"No language model {args.name!r}: {source} is missing")
+        path = CharNgramModel.load(source).write_arpa(args.arpa)
+        print(f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        return 0
 
     from text_recognizer import datasets
     from text_recognizer.datasets import DataError
     from text_recognizer.datasets.iam_lines_dataset import to_alphabet
     from text_recognizer.datasets.sentence_generator import corpus_sha256, written_text
-    from text_recognizer.models.base import WEIGHTS_DIRNAME
     from text_recognizer.util import write_json
 
     if not hasattr(datasets, args.dataset):
