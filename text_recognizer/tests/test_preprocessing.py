@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from text_recognizer.artifacts import ARTIFACTS_DIRNAME, SPEC_FILENAME
-from text_recognizer.preprocessing import as_page, check_spec, prepare
+from text_recognizer.preprocessing import as_page, check_spec, normalize_ink, prepare
 
 EMNIST_LINES = {"method": "fixed_height_line", "height": 28, "min_width": 280, "max_width": 2240}
 
@@ -22,6 +22,15 @@ def test_polarity_is_decided_by_the_border() -> None:
     page[5:15, 5:25] = 20  # dark ink on light paper stays as it is
     assert np.array_equal(as_page(page), page)
     assert np.array_equal(as_page(255 - page), page)  # light ink on a dark ground is turned over
+
+
+def test_ink_of_uint8_pages_is_normalized_by_table_to_the_bit() -> None:
+    rng = np.random.default_rng(0)
+    pages = [rng.integers(0, 256, (37, 53)), rng.choice([0, 40, 250, 255], (20, 90)), np.full((5, 5), 200)]
+    pages.append(rng.integers(0, 256, (300, 400))[17:80, 31:300])  # a view, as a line cut from a page
+    for page in pages:
+        page = page.astype(np.uint8)
+        assert np.array_equal(normalize_ink(page), normalize_ink(page.astype(np.float32)))  # table vs arithmetic
 
 
 def test_training_format_lines_pass_unchanged() -> None:
