@@ -8,7 +8,8 @@
 
 Routes: `GET /` (health), `POST /v1/predict` (JSON `{"image": "data:image/png;base64,...", "mode": ...}`, or the
 raw image with an `image/*` content type), `GET /v1/predict?image_url=...&mode=...` and the page `GET /ui`.
-`mode` is `line` (the default), `paragraph` or `character`; a mode whose model is not shipped answers 400.
+`mode` is `line` (the default), `paragraph` or `character`; a mode whose model is not shipped answers 400, and so
+does an image longer than its mode reads (`MAX_IMAGE_SIDE`). A body is at most `MAX_CONTENT_LENGTH` bytes (413).
 Every error is JSON `{"error": ...}` with its status, and every request logs one JSON line.
 """
 
@@ -21,12 +22,12 @@ from typing import Any, Protocol
 
 import numpy as np
 from flask import Flask, Response, g, jsonify, request
-from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge, UnsupportedMediaType
 
 from api.fetch import FetchError, fetch_url
 from text_recognizer.artifacts import ArtifactError
 from text_recognizer.predictors import MODES, Prediction, load_predictor
-from text_recognizer.util import ImageError, decode_data_url, decode_image
+from text_recognizer.util import ImageError, decode_data_url, decode_image, without_addresses
 
 DEFAULT_MODE = "line"
 ALLOW_PRIVATE_URLS_ENV_VAR = "TEXT_RECOGNIZER_API_ALLOW_PRIVATE_URLS"
@@ -36,6 +37,11 @@ DEFAULT_CONFIG = {
     "IMAGE_URL_TIMEOUT": 10.0,  # seconds for the whole fetch, redirects included
     "ALLOW_PRIVATE_URLS": False,  # True lets image_url reach loopback and private addresses (local testing only)
 }
+# The longest side, in pixels, of an image each mode reads. Character and paragraph images are padded to a square of
+# their longer side before they shrink to the network's input (28 and 256 px), so their memory and time grow with
+# that side's square: a 40000x1 image would take gigabytes. These hold a 600 dpi A4 page and any photo of a
+# character. A line is scaled to the network's height first, so its cost grows only with its area (the pixel cap).
+MAX_IMAGE_SIDE = {"character": 4096, "paragraph": 8192}
 
 logger = logging.getLogger("api")
 
@@ -84,6 +90,13 @@ def create_app(predictors: Mapping[str, Predictor] | None = None, config: Mappin
         g.log["image_bytes"] = len(data)
         image = decode_image(data)
         g.log.update(image_height=image.shape[0], image_width=image.shape[1])
+        limit = MAX_IMAGE_SIDE.get(mode)
+        if limit is not None and max(image.shape) > limit:
+            height, width = image.shape
+            raise BadRequest(
+                f"Image of {width}x{height} pixels is too large for {mode} mode: its longer side may be at most "
+                f"{limit} pixels"
+            )
         prediction = predictors[mode].predict(image)
         g.log.update(pred_length=len(prediction.text), conf=round(prediction.confidence, 4))
         # Each line with its box [x, y, width, height] in the image's pixels (none for a character).
@@ -101,13 +114,27 @@ def create_app(predictors: Mapping[str, Predictor] | None = None, config: Mappin
     def ui() -> Response:
         return app.send_static_file("index.html")
 
+    def request_body() -> bytes:
+        """The request's body, refusing one longer than MAX_CONTENT_LENGTH however it is sent."""
+        data = request.get_data()
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        # Werkzeug refuses a declared Content-Length past the limit, but reads a chunked body only up to the limit
+        # and gives that, cut, as the body: one that reaches the limit may have been cut, so it is refused too.
+        if request.content_length is None and limit is not None and len(data) >= limit:
+            raise RequestEntityTooLarge(f"The body may be at most {limit - 1} bytes when sent in chunks")
+        return data
+
     @app.post("/v1/predict")
     def predict_post() -> Response:
         if request.mimetype.startswith("image/"):
-            return predict(check_mode(request.args.get("mode", DEFAULT_MODE)), request.get_data())
+            return predict(check_mode(request.args.get("mode", DEFAULT_MODE)), request_body())
         if request.mimetype != "application/json":
             raise UnsupportedMediaType('Send JSON {"image": "data:image/png;base64,..."} or an image/* body')
-        body = request.get_json(silent=True)
+        request_body()  # read and checked here; get_json reads it again from Werkzeug's cache
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError as e:  # what the json module raises, rather than a ValueError, on deeply nested input
+            raise BadRequest("The JSON body is nested too deeply") from e
         if not isinstance(body, dict):
             raise BadRequest("The body must be a JSON object")
         image = body.get("image")
@@ -170,6 +197,7 @@ def create_app(predictors: Mapping[str, Predictor] | None = None, config: Mappin
 
 
 def _error_response(status: int, message: str, headers: Any = None) -> Response:
+    message = without_addresses(message)  # a library's message may show an object's repr, with its address
     g.setdefault("log", {})["error"] = message
     response = jsonify(error=message)
     response.status_code = status

@@ -1,7 +1,7 @@
 """Reading images from the places users keep them: files, raw bytes, base64 data URLs, arrays.
 
 >>> from text_recognizer.util import read_image
->>> read_image("text_recognizer/tests/support/emnist/a.png").shape
+>>> read_image("text_recognizer/tests/support/emnist/lower_a.png").shape
 (28, 28)
 """
 
@@ -12,13 +12,15 @@ import hashlib
 import io
 import json
 import os
+import re
+import struct
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 # A guard against decompression bombs: no page scan the product reads comes near this many pixels.
 MAX_IMAGE_PIXELS = 40_000_000
@@ -54,7 +56,12 @@ def decode_data_url(data_url: str) -> bytes:
 
 
 def decode_image(data: bytes) -> np.ndarray:
-    """Decode PNG/JPEG/... bytes to a greyscale uint8 array, refusing empty, unreadable and oversized images."""
+    """Decode PNG/JPEG/... bytes to a greyscale uint8 array, refusing empty, unreadable and oversized images.
+
+    The image is read as it is meant to be seen: turned as its EXIF orientation says, transparent parts on white
+    paper, more than 8 bits a pixel scaled to 8 (see `_to_8_bits`). An animated or multi-page image (GIF, WebP, APNG,
+    TIFF) is read from its first frame.
+    """
     if not data:
         raise ImageError("Empty image data")
     try:
@@ -62,9 +69,52 @@ def decode_image(data: bytes) -> np.ndarray:
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
                 raise ImageError(f"Image of {width}x{height} pixels is larger than {MAX_IMAGE_PIXELS} pixels")
-            return _from_array(np.asarray(image.convert("L")))
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
+            return _from_array(_greyscale(ImageOps.exif_transpose(image)))
+    except ImageError:
+        raise
+    except UnidentifiedImageError as e:  # its message shows the buffer's address, which tells a reader nothing
+        raise ImageError("Not a readable image: not an image format Pillow knows") from e
+    except Image.DecompressionBombError as e:
         raise ImageError(f"Not a readable image: {e}") from e
+    # Pillow's readers raise all of these on corrupt input: OSError (truncated), SyntaxError (bad header), ValueError
+    # (a chunk inflating past Pillow's limit), EOFError, struct.error, ...; none is a fault of the server.
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error) as e:
+        raise ImageError(f"Not a readable image: {without_addresses(str(e))}") from e
+
+
+def _greyscale(image: Image.Image) -> np.ndarray:
+    """A decoded image's pixels as greyscale, alpha composited onto white: black ink on a transparent background
+    reads as ink on paper, not as black on black."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        return _to_8_bits(np.asarray(image), image.mode)
+    if image.has_transparency_data:
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+    return np.asarray(image.convert("L"))
+
+
+def _to_8_bits(pixels: np.ndarray, mode: str) -> np.ndarray:
+    """Greyscale pixels of more than 8 bits scaled (not clipped) to uint8: 16-bit ones over their full range; 32-bit
+    integers and floats as 8-bit values when they lie within 0..255 (floats as fractions within 0..1), else
+    stretched from 0 (or their minimum, when negative) to their maximum."""
+    values = pixels.astype(np.float32)  # float32, in place from here: a 40-megapixel scan is 160 MB of them
+    if mode.startswith("I;16"):
+        low, high = 0.0, 65535.0
+    else:
+        np.nan_to_num(values, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        low, high = min(float(values.min()), 0.0), float(values.max())
+        if mode == "F" and low >= 0 and high <= 1:
+            high = 1.0
+        elif low >= 0 and high <= 255:
+            low, high = 0.0, 255.0
+    values -= low
+    values *= 255 / max(high - low, 1e-12)
+    return np.rint(values, out=values).astype(np.uint8)
+
+
+def without_addresses(message: str) -> str:
+    """A message with object reprs' memory addresses cut (`<_io.BytesIO object at 0x7f...>` -> `<_io.BytesIO>`)."""
+    return re.sub(r"<([\w.]+) object at 0x[0-9a-fA-F]+>", r"<\1>", message)
 
 
 def _from_array(array: np.ndarray) -> np.ndarray:

@@ -1,10 +1,12 @@
 """The API app: predictions on real support images, every kind of bad input, image_url safety, logs, threads."""
 
 import io
+import ipaddress
 import json
 import logging
 import socket
 import struct
+import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +18,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from api import fetch
-from api.app import ALLOW_PRIVATE_URLS_ENV_VAR, create_app
+from api.app import ALLOW_PRIVATE_URLS_ENV_VAR, MAX_IMAGE_SIDE, create_app, load_predictors
 from api.tests.helpers import (
     CHARACTER_IMAGES,
     PARAGRAPH_IMAGE,
@@ -27,8 +29,13 @@ from api.tests.helpers import (
     expected_character,
     line_texts,
 )
+from text_recognizer import artifacts
 from text_recognizer.metrics import character_error_rate
-from text_recognizer.predictors.line import best_shipped_dataset
+from text_recognizer.predictors import MODES
+from text_recognizer.predictors import line as line_predictor
+from text_recognizer.predictors.line import SHIPPED_MODELS, best_shipped_dataset
+from text_recognizer.predictors.page import DETECTOR_NAME
+from text_recognizer.tests.support.local_http import trickling_server
 from text_recognizer.tests.test_line_predictor import MAX_MEAN_CER
 from text_recognizer.util import MAX_IMAGE_PIXELS, read_image
 
@@ -59,6 +66,15 @@ def _bomb() -> bytes:
     """A valid, all-black PNG of 64 million pixels that is only a few kilobytes long."""
     side = 8000
     return _png(side, side, (b"\x00" + b"\x00" * (side // 8)) * side)
+
+
+def _grey_png(width: int, height: int) -> bytes:
+    """A white PNG of the given size with one dark pixel in its middle."""
+    pixels = np.full((height, width), 255, np.uint8)
+    pixels[height // 2, width // 2] = 0
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def _assert_json_error(response, status: int, caplog: pytest.LogCaptureFixture, fragment: str = "") -> None:
@@ -148,6 +164,22 @@ def test_paragraph_mode_serves_the_paragraph_recognizer_with_line_boxes(shipped_
     assert all(x >= 0 and y >= 0 and x + w <= width and y + h <= height for x, y, w, h in boxes)
 
 
+ELONGATED = {"wide": (40_000, 1), "tall": (1, 40_000)}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("size", ELONGATED.values(), ids=ELONGATED.keys())
+def test_elongated_images_are_answered_in_seconds(shipped_app: Flask, mode: str, size: tuple[int, int]) -> None:
+    # Character and paragraph inputs are padded to a square of the longer side: 40000x1 once took 12 s and 2 GB.
+    start = time.monotonic()
+    response = shipped_app.test_client().post("/v1/predict", json={"image": data_url(_grey_png(*size)), "mode": mode})
+    assert time.monotonic() - start < 5
+    if mode in MAX_IMAGE_SIDE:
+        assert response.status_code == 400 and "longer side" in response.get_json()["error"]
+    else:
+        assert response.status_code == 200, response.get_json()
+
+
 def test_raw_image_body_and_image_url_agree_with_json(shipped_predictors, image_server: ImageServer) -> None:
     client = create_app(shipped_predictors, {"ALLOW_PRIVATE_URLS": True}).test_client()
     path = CHARACTER_IMAGES[1]
@@ -180,11 +212,15 @@ def test_ui_page_is_served(client: FlaskClient) -> None:
 
 # Bad input: a JSON error with the right status, never the catch-all handler.
 
+NESTED = "[" * 100_000 + "]" * 100_000  # 200 KB of JSON, too deep for the json module
+
 BAD_POSTS = {
     "missing-image": (dict(json={}), 400, "missing field 'image'"),
     "image-not-a-string": (dict(json={"image": 5}), 400, "missing field 'image'"),
     "body-not-an-object": (dict(json=["data:image/png;base64,AAAA"]), 400, "JSON object"),
     "malformed-json": (dict(data="{", content_type="application/json"), 400, "JSON object"),
+    "deeply-nested-json": (dict(data=NESTED, content_type="application/json"), 400, "nested too deeply"),
+    "deeply-nested-image": (dict(data=f'{{"image": {NESTED}}}', content_type="application/json"), 400, "nested"),
     "empty-json-body": (dict(data="", content_type="application/json"), 400, "JSON object"),
     "not-a-data-url": (dict(json={"image": "hello"}), 400, "data URL"),
     "data-url-not-base64": (dict(json={"image": "data:image/png,abc"}), 400, "data URL"),
@@ -212,6 +248,91 @@ BAD_POSTS = {
 def test_bad_post_is_a_json_error(client, fake, caplog, request_args, status, fragment) -> None:
     _assert_json_error(client.post("/v1/predict", **request_args), status, caplog, fragment)
     assert not fake.images, "a bad request reached the model"
+
+
+def test_error_messages_show_no_object_addresses(client: FlaskClient, caplog) -> None:
+    response = client.post("/v1/predict", data=b"hello, world", content_type="image/png")
+    _assert_json_error(response, 400, caplog, "not a readable image")
+    assert "0x" not in response.get_json()["error"] and "object at" not in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("mode, limit", MAX_IMAGE_SIDE.items())
+def test_each_mode_refuses_images_longer_than_it_reads(fake, caplog, mode: str, limit: int) -> None:
+    client = create_app({mode: fake}).test_client()
+    for width, height in ((limit, 1), (1, limit)):
+        response = client.post(f"/v1/predict?mode={mode}", data=_grey_png(width, height), content_type="image/png")
+        assert response.status_code == 200
+    for width, height in ((limit + 1, 1), (1, limit + 1)):
+        response = client.post(f"/v1/predict?mode={mode}", data=_grey_png(width, height), content_type="image/png")
+        _assert_json_error(response, 400, caplog, f"longer side may be at most {limit} pixels")
+    assert len(fake.images) == 2, "an image too long reached the model"
+
+
+# What gunicorn (and Werkzeug's own server) say of a chunked body: the server ends the stream.
+CHUNKED = dict(headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
+
+
+@pytest.mark.parametrize("kind", ["raw", "json"])
+def test_a_chunked_body_over_the_limit_is_a_413(client, fake, caplog, kind: str) -> None:
+    limit = client.application.config["MAX_CONTENT_LENGTH"]
+    if kind == "raw":  # an image with trailing bytes, which Pillow ignores: cut at the limit, it would still read
+        body, content_type = IMAGE + b"\0" * (limit + 10 - len(IMAGE)), "image/png"
+    else:
+        body, content_type = json.dumps({"image": data_url(IMAGE), "pad": "x" * limit}).encode(), "application/json"
+    response = client.post("/v1/predict", input_stream=io.BytesIO(body), content_type=content_type, **CHUNKED)
+    _assert_json_error(response, 413, caplog)
+    assert not fake.images
+
+
+def test_a_chunked_body_under_the_limit_is_read(client, fake) -> None:
+    response = client.post("/v1/predict", input_stream=io.BytesIO(IMAGE), content_type="image/png", **CHUNKED)
+    assert response.status_code == 200 and (fake.images[0] == read_image(IMAGE)).all()
+
+
+def _artifacts_with_one_broken(folder: Path, broken: str, missing_file: str) -> Path:
+    """`folder` laid out as the shipped artifacts (linked), but with the artifact `broken` lacking `missing_file`."""
+    for source in artifacts.ARTIFACTS_DIRNAME.iterdir():
+        if source.name != broken:
+            (folder / source.name).symlink_to(source, target_is_directory=True)
+            continue
+        (folder / broken).mkdir()
+        for file in source.iterdir():
+            if file.name != missing_file:
+                (folder / broken / file.name).symlink_to(file)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "broken, missing_file, unavailable",
+    [
+        (DETECTOR_NAME, "model.onnx", {"paragraph"}),
+        # The paragraph recognizer reads its lines with the line model: it goes too.
+        (SHIPPED_MODELS["iam_lines"], "language_model.arpa.gz", {"line", "paragraph"}),
+    ],
+    ids=["detector-without-model", "line-model-without-language-model"],
+)
+def test_an_incomplete_artifact_makes_only_its_modes_unavailable(
+    tmp_path, monkeypatch, caplog, broken: str, missing_file: str, unavailable: set[str]
+) -> None:
+    if not (artifacts.ARTIFACTS_DIRNAME / broken / missing_file).is_file():
+        pytest.skip(f"{broken} is not shipped with {missing_file}")
+    folder = _artifacts_with_one_broken(tmp_path, broken, missing_file)
+    monkeypatch.setattr(artifacts, "ARTIFACTS_DIRNAME", folder)
+    monkeypatch.setattr(line_predictor, "ARTIFACTS_DIRNAME", folder)  # where it looks for the best line model
+    caplog.set_level(logging.WARNING, logger="api")
+    predictors = load_predictors()
+    assert set(predictors) == set(MODES) - unavailable
+    reasons = [json.loads(r.getMessage()) for r in caplog.records if "mode_unavailable" in r.getMessage()]
+    assert {reason["mode"] for reason in reasons} == unavailable
+    assert all(missing_file in reason["reason"] and "incomplete" in reason["reason"] for reason in reasons)
+    client = create_app(predictors).test_client()
+    assert client.get("/").get_json()["modes"] == sorted(set(MODES) - unavailable)
+    for mode in unavailable:
+        response = client.post("/v1/predict", json={"image": data_url(IMAGE), "mode": mode})
+        _assert_json_error(response, 400, caplog, "not available")
+    available = sorted(set(MODES) - unavailable)[0]
+    character = data_url(CHARACTER_IMAGES[0].read_bytes())
+    assert client.post("/v1/predict", json={"image": character, "mode": available}).status_code == 200
 
 
 def test_the_bomb_is_a_valid_image_over_the_pixel_limit() -> None:
@@ -275,6 +396,11 @@ REFUSED_URLS = {
     "no-host": ("http:///char.png", "no host"),
     "credentials": ("http://user:pw@127.0.0.1:{port}/char.png", "credentials"),
     "bad-port": ("http://127.0.0.1:99999/char.png", "port"),
+    "malformed-brackets": ("http://[::1:P/", "malformed url"),
+    "ipv4-in-brackets": ("http://[127.0.0.1]/", "malformed url"),
+    "6to4-loopback": ("http://[2002:7f00:1::]:{port}/char.png", "not a public address"),
+    "site-local-v6": ("http://[fec0::1]/char.png", "not a public address"),
+    "nat64-loopback": ("http://[64:ff9b::7f00:1]/char.png", "not a public address"),
 }
 
 
@@ -300,11 +426,35 @@ def test_a_host_with_any_private_address_is_refused(client, monkeypatch, no_outs
     assert no_outside_traffic == []
 
 
-def test_public_addresses_are_public() -> None:
-    import ipaddress
+PUBLIC_ADDRESSES = ["93.184.215.14", "2606:4700::1111", "::ffff:93.184.215.14", "2002:5db8:d70e::1",
+                    "64:ff9b::5db8:d70e"]  # fmt: skip
+NOT_PUBLIC_ADDRESSES = {
+    "6to4-loopback": "2002:7f00:1::",
+    "6to4-metadata": "2002:a9fe:a9fe::1",  # 169.254.169.254
+    "6to4-private": "2002:a00:1::",  # 10.0.0.1
+    "site-local": "fec0::1",
+    "site-local-top": "feff::1",
+    "teredo": "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+    "teredo-to-loopback": "2001:0:7f00:1::1",
+    "v4-mapped-private": "::ffff:10.0.0.1",
+    "v4-compatible-loopback": "::7f00:1",
+    "nat64-loopback": "64:ff9b::7f00:1",
+    "nat64-private": "64:ff9b::c0a8:1",  # 192.168.0.1
+    "multicast-v6": "ff0e::1",
+    "documentation-v6": "2001:db8::1",
+    "multicast": "224.0.0.1",
+    "broadcast": "255.255.255.255",
+}
 
-    assert fetch.is_public(ipaddress.ip_address("93.184.215.14"))
-    assert fetch.is_public(ipaddress.ip_address("2606:4700::1111"))
+
+@pytest.mark.parametrize("address", PUBLIC_ADDRESSES)
+def test_public_addresses_are_public(address: str) -> None:
+    assert fetch.is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", NOT_PUBLIC_ADDRESSES.values(), ids=NOT_PUBLIC_ADDRESSES.keys())
+def test_addresses_that_reach_private_ones_are_not_public(address: str) -> None:
+    assert not fetch.is_public(ipaddress.ip_address(address))
 
 
 def test_private_urls_are_allowed_by_the_environment(monkeypatch, fake, image_server, no_outside_traffic) -> None:
@@ -324,6 +474,8 @@ def test_redirects_are_followed_and_checked(private_client, image_server, no_out
             "/moved": (302, {"Location": "/char.png"}, b""),
             "/to-file": (302, {"Location": "file:///etc/passwd"}, b""),
             "/loop": (301, {"Location": "/loop"}, b""),
+            "/to-bad-brackets": (302, {"Location": "http://[::1:P/"}, b""),
+            "/to-ipv4-brackets": (302, {"Location": "http://[127.0.0.1]/char.png"}, b""),
         }
     )
 
@@ -333,6 +485,8 @@ def test_redirects_are_followed_and_checked(private_client, image_server, no_out
     assert get("/moved").status_code == 200
     _assert_json_error(get("/to-file"), 400, caplog, "only http and https")
     _assert_json_error(get("/loop"), 400, caplog, "redirects")
+    _assert_json_error(get("/to-bad-brackets"), 400, caplog, "malformed redirect")
+    _assert_json_error(get("/to-ipv4-brackets"), 400, caplog, "malformed redirect")
     assert image_server.hits.count("/loop") == fetch.MAX_REDIRECTS + 1
 
 
@@ -373,6 +527,40 @@ def test_slow_servers_time_out(private_client, image_server, no_outside_traffic,
     image_server.delay = 2.0
     response = private_client.get("/v1/predict", query_string={"image_url": image_server.url("/char.png")})
     _assert_json_error(response, 400, caplog, "timed out")
+
+
+TRICKLES = {
+    # One header byte every 0.1 s for 4 s: each read is quick, so only a deadline on the whole fetch stops it.
+    "headers": (b"HTTP/1.1 200 OK\r\n", b"X-Slow: " + b"a" * 32),
+    "body": (b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n", b"b" * 40),
+}
+
+
+@pytest.mark.parametrize("prompt, trickle", TRICKLES.values(), ids=TRICKLES.keys())
+def test_a_trickling_server_is_given_up_on_at_the_timeout(
+    private_client, no_outside_traffic, caplog, prompt: bytes, trickle: bytes
+) -> None:
+    with trickling_server(prompt, trickle, interval=0.1) as url:
+        start = time.monotonic()
+        response = private_client.get("/v1/predict", query_string={"image_url": f"{url}/char.png"})
+        elapsed = time.monotonic() - start
+    _assert_json_error(response, 400, caplog, "timed out")
+    assert elapsed < 2.5, f"the fetch took {elapsed:.1f} s against a timeout of 1 s"
+
+
+def test_the_timeout_bounds_redirects_together(private_client, image_server, no_outside_traffic, caplog) -> None:
+    image_server.routes.update(
+        {
+            "/1": (302, {"Location": "/2"}, b""),
+            "/2": (302, {"Location": "/3"}, b""),
+            "/3": (302, {"Location": "/char.png"}, b""),
+            "/char.png": (200, {}, IMAGE),
+        }
+    )
+    image_server.delay = 0.4  # each answer is in time, but the four of them take 1.6 s against a timeout of 1 s
+    response = private_client.get("/v1/predict", query_string={"image_url": image_server.url("/1")})
+    _assert_json_error(response, 400, caplog, "timed out")
+    assert "/char.png" not in image_server.hits  # given up on along the way
 
 
 # Logs and threads.

@@ -9,9 +9,13 @@ and its checksum are taken from `<mirror>/<name>/` instead, and nothing is downl
     PosixPath('.../matlab.zip')
 """
 
+import functools
 import hashlib
+import http.client
 import json
 import os
+import ssl
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -20,11 +24,14 @@ import h5py
 import toml
 from tqdm import tqdm
 
+from text_recognizer.http_deadline import DeadlineHTTPConnection, DeadlineHTTPSConnection
 from text_recognizer.util import atomic_path, sha256_of
 
 DATA_DIRNAME = Path(__file__).resolve().parents[2] / "data"
 MIRROR_ENV_VAR = "TEXT_RECOGNIZER_DATA_MIRROR"
 _CHUNK_SIZE = 1 << 20
+# Seconds a whole raw-file download may take: the largest (IAM's, 136 MB) at a slow 100 kB/s, and some.
+DOWNLOAD_TIMEOUT = 3 * 3600.0
 
 
 class DataError(RuntimeError):
@@ -40,18 +47,27 @@ class ChecksumError(DataError):
 
 
 def fetch_url(
-    url: str, path: Path, expected_sha256: str | None = None, timeout: float = 60.0, progress: bool = True
+    url: str,
+    path: Path,
+    expected_sha256: str | None = None,
+    timeout: float = 60.0,
+    progress: bool = True,
+    total_timeout: float = DOWNLOAD_TIMEOUT,
 ) -> Path:
     """Stream `url` to a temporary file, then rename it to `path`: the file appears under its name only once complete.
 
-    A response shorter than its Content-Length, or (given `expected_sha256`) a different hash, is an error. Network
-    and file errors become a `DataError` whose `__cause__` is the original exception (an `urllib.error.HTTPError`
-    carries the status code). Whatever fails, no temporary file is left behind (see `util.atomic_path`).
+    `timeout` bounds each wait for the server, `total_timeout` the whole download (connecting, redirects, headers,
+    body): a server that trickles its bytes cannot hold it for ever. A response shorter than its Content-Length, or
+    (given `expected_sha256`) a different hash, is an error. Network and file errors become a `DataError` whose
+    `__cause__` is the original exception (an `urllib.error.HTTPError` carries the status code). Whatever fails, no
+    temporary file is left behind (see `util.atomic_path`).
     """
+    deadline = time.monotonic() + total_timeout
+    opener = urllib.request.build_opener(_DeadlineHTTPHandler(deadline), _DeadlineHTTPSHandler(deadline))
     try:
         with (
             atomic_path(path) as partial,
-            urllib.request.urlopen(url, timeout=timeout) as response,  # noqa: S310 (URL comes from metadata)
+            opener.open(url, timeout=timeout) as response,  # noqa: S310 (URL comes from metadata)
         ):
             total = int(response.headers.get("Content-Length") or 0) or None
             with (
@@ -74,9 +90,35 @@ def fetch_url(
     return path
 
 
-def download_url(url: str, path: Path, expected_sha256: str, timeout: float = 60.0) -> Path:
+def download_url(
+    url: str, path: Path, expected_sha256: str, timeout: float = 60.0, total_timeout: float = DOWNLOAD_TIMEOUT
+) -> Path:
     """Download `url` to `path` with a progress bar; the file appears under its name only once verified."""
-    return fetch_url(url, path, expected_sha256, timeout)
+    return fetch_url(url, path, expected_sha256, timeout, total_timeout=total_timeout)
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    """urllib's HTTP handler on connections that end by `deadline` (a `time.monotonic()` time)."""
+
+    def __init__(self, deadline: float):
+        super().__init__()
+        self.deadline = deadline
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(DeadlineHTTPConnection, deadline=self.deadline), req)
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    """urllib's HTTPS handler (default TLS context, certificates verified) on connections that end by `deadline`."""
+
+    def __init__(self, deadline: float):
+        super().__init__()
+        self.deadline = deadline
+        self.context = ssl.create_default_context()
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        connection = functools.partial(DeadlineHTTPSConnection, deadline=self.deadline)
+        return self.do_open(connection, req, context=self.context)
 
 
 def read_metadata(folder: Path) -> dict[str, Any]:

@@ -1,14 +1,15 @@
 """The data layer: download, verification, mirror use and cache keying, on small files made here."""
 
 import hashlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from text_recognizer.datasets import dataset as dataset_module
-from text_recognizer.datasets.dataset import ChecksumError, DataError, Dataset, download_url
-from text_recognizer.tests.support.local_http import QuietHandler, serve_locally
+from text_recognizer.datasets.dataset import ChecksumError, DataError, Dataset, download_url, fetch_url
+from text_recognizer.tests.support.local_http import QuietHandler, serve_locally, trickling_server
 
 PAYLOAD = b"handwriting " * 1000
 PAYLOAD_SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
@@ -52,6 +53,24 @@ def test_interrupted_download_leaves_nothing(server_url: str, tmp_path: Path) ->
 def test_unreachable_url_is_a_data_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="Could not download"):
         download_url("http://127.0.0.1:9/nothing", tmp_path / "file.bin", PAYLOAD_SHA256, timeout=2)
+    assert list(tmp_path.iterdir()) == []
+
+
+TRICKLES = {
+    # One byte every 0.1 s for 4 s: each read is quick, so only a deadline on the whole download stops it.
+    "headers": (b"HTTP/1.1 200 OK\r\n", b"X-Slow: " + b"a" * 32),
+    "body": (b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n", b"b" * 40),
+}
+
+
+@pytest.mark.parametrize("prompt, trickle", TRICKLES.values(), ids=TRICKLES.keys())
+def test_a_trickling_server_is_given_up_on_at_the_total_timeout(prompt: bytes, trickle: bytes, tmp_path: Path) -> None:
+    with trickling_server(prompt, trickle, interval=0.1) as url:
+        start = time.monotonic()
+        with pytest.raises(DataError, match="timed out"):
+            fetch_url(f"{url}/file.bin", tmp_path / "file.bin", timeout=2, progress=False, total_timeout=1)
+        elapsed = time.monotonic() - start
+    assert elapsed < 2.5, f"the download took {elapsed:.1f} s against a total timeout of 1 s"
     assert list(tmp_path.iterdir()) == []
 
 
