@@ -6,13 +6,15 @@
 The config may also be the path of a JSON file. `train_args` takes `batch_size`, `epochs`, `learning_rate`,
 `validation_fraction`, `early_stopping_patience` and `reduce_lr_patience` (epochs without a better validation loss
 before stopping, or before halving the learning rate; 0 turns either off), `distribution` ("none",
-"mirrored" or "multi_worker", see training/distribution.py) and `initial_weights` (a `.weights.h5` file of the same
+"mirrored" or "multi_worker", see training/distribution.py), `initial_weights` (a `.weights.h5` file of the same
 network to start from, to fine-tune or to train a shipped model further; the JSON saved beside the new weights then
-keeps the one beside those it started from, so the chain of commands stays on record). `model_args` go to the model
-class (how a LineModelCtc decodes, see training/tune_decoder.py).
+keeps the one beside those it started from, so the chain of commands stays on record) and `seed` (of the weights'
+initialisation, the shuffling and the data set's augmentation; 0 by default). `model_args` go to the model class (how
+a LineModelCtc decodes, see training/tune_decoder.py). Every entry is checked (see `TrainArgs`, `check_config`)
+before anything is built or loaded; unknown keys are errors.
 
 An interrupted run started again with the same config resumes from its last finished epoch, also when only its
-`epochs` changed (so a run can be extended, or cut short and saved from where it is).
+`epochs` changed (so a run can be extended, or cut short and saved from where it is); see training/checkpoints.py.
 
 `key=value` arguments after the config override its entries, dotted keys reaching into nested ones (values are read
 as JSON or Python literals where they parse, else as strings); this is how a W&B sweep agent passes its parameters
@@ -25,24 +27,107 @@ as JSON or Python literals where they parse, else as strings); this is how a W&B
 import argparse
 import ast
 import contextlib
+import dataclasses
 import hashlib
 import json
+import math
 import os
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-DEFAULT_TRAIN_ARGS = {
-    "batch_size": 128,
-    "epochs": 10,
-    "learning_rate": 1e-3,
-    "validation_fraction": 0.1,
-    "early_stopping_patience": 3,
-    "reduce_lr_patience": 1,
-    "distribution": "none",
-    "initial_weights": None,
+# Top-level entries of a config: the types each may have, and those types in words.
+CONFIG_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "dataset": ((str,), "a class name"),
+    "model": ((str,), "a class name"),
+    "network": ((str,), "a function name"),
+    "dataset_args": ((dict,), "an object"),
+    "network_args": ((dict,), "an object"),
+    "model_args": ((dict, type(None)), "an object or null"),
+    "train_args": ((dict,), "an object"),
+    "experiment_group": ((str, type(None)), "a string or null"),
 }
+REQUIRED_KEYS = ("dataset", "model", "network")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainArgs:
+    """The `train_args` of an experiment config, each checked for its type and range when made."""
+
+    batch_size: int = 128
+    epochs: int = 10
+    learning_rate: float = 1e-3
+    validation_fraction: float = 0.1
+    early_stopping_patience: int = 3
+    reduce_lr_patience: int = 1
+    distribution: str = "none"
+    initial_weights: str | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        from training.distribution import STRATEGIES
+
+        for name in ("batch_size", "epochs", "early_stopping_patience", "reduce_lr_patience", "seed"):
+            _check(name, getattr(self, name), "an integer", _is_int)
+        for name in ("learning_rate", "validation_fraction"):
+            _check(name, getattr(self, name), "a number", _is_number)
+        _check("distribution", self.distribution, "a string", lambda v: isinstance(v, str))
+        _check("initial_weights", self.initial_weights, "a path or null", lambda v: v is None or isinstance(v, str))
+        _check("batch_size", self.batch_size, "at least 1", lambda v: v >= 1)
+        # 0 epochs is allowed: it evaluates (and with --save ships) the weights a run resumes or starts from.
+        for name in ("epochs", "early_stopping_patience", "reduce_lr_patience", "seed"):
+            _check(name, getattr(self, name), "0 or more", lambda v: v >= 0)
+        _check("learning_rate", self.learning_rate, "positive", lambda v: v > 0)
+        _check("validation_fraction", self.validation_fraction, "in [0, 1)", lambda v: 0 <= v < 1)
+        _check("distribution", self.distribution, f"one of {list(STRATEGIES)}", lambda v: v in STRATEGIES)
+
+    @classmethod
+    def from_dict(cls, args: Any) -> "TrainArgs":
+        """`TrainArgs` from a config's `train_args` object, missing entries taking their defaults."""
+        if not isinstance(args, dict):
+            raise ValueError(f"train_args must be an object, got {json.dumps(args)}")
+        known = [field.name for field in dataclasses.fields(cls)]
+        unknown = sorted(set(args) - set(known))
+        if unknown:
+            raise ValueError(f"Unknown train_args {unknown}; known: {sorted(known)}")
+        return cls(**args)
+
+
+DEFAULT_TRAIN_ARGS = {field.name: field.default for field in dataclasses.fields(TrainArgs)}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON's true is no batch size
+
+
+def _is_number(value: Any) -> bool:
+    return (isinstance(value, float) and math.isfinite(value)) or _is_int(value)
+
+
+def _check(name: str, value: Any, requirement: str, test: Callable[[Any], bool]) -> None:
+    if not test(value):
+        raise ValueError(f"train_args.{name} must be {requirement}, got {json.dumps(value, default=repr)}")
+
+
+def check_config(config: Any) -> None:
+    """Raise a one-line ValueError naming the first entry of `config` (not `train_args`) that is missing, unknown or
+    of the wrong type."""
+    if not isinstance(config, dict):
+        raise ValueError("The experiment config must be a JSON object")
+    missing = [key for key in REQUIRED_KEYS if key not in config]
+    if missing:
+        raise ValueError(f"The experiment config lacks {missing}")
+    unknown = sorted(set(config) - CONFIG_KEYS.keys())
+    if unknown:
+        raise ValueError(f"Unknown config entries {unknown}; known: {sorted(CONFIG_KEYS)}")
+    for key, (types, requirement) in CONFIG_KEYS.items():
+        if key in config and not isinstance(config[key], types):
+            raise ValueError(f"{key} must be {requirement}, got {json.dumps(config[key])}")
+    for key in REQUIRED_KEYS:
+        if not config[key]:
+            raise ValueError(f"{key} must be {CONFIG_KEYS[key][1]}, got an empty string")
 
 
 def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -72,9 +157,8 @@ def _parse_value(text: str) -> Any:
 
 
 def parse_config(text: str, overrides: list[str] | None = None) -> dict[str, Any]:
-    """The experiment config from a JSON string or the path of a JSON file, overridden, with defaults filled in."""
-    from training.distribution import STRATEGIES
-
+    """The experiment config from a JSON string or the path of a JSON file, overridden, checked (`check_config`,
+    `TrainArgs`), with defaults filled in. Errors are ValueErrors of one line."""
     source = Path(text).read_text() if text.lstrip()[:1] != "{" and Path(text).is_file() else text
     try:
         config = json.loads(source)
@@ -83,44 +167,43 @@ def parse_config(text: str, overrides: list[str] | None = None) -> dict[str, Any
     if not isinstance(config, dict):
         raise ValueError("The experiment config must be a JSON object")
     apply_overrides(config, overrides or [])
-    missing = {"dataset", "model", "network"} - config.keys()
-    if missing:
-        raise ValueError(f"The experiment config lacks {sorted(missing)}")
-    unknown = set(config.get("train_args", {})) - DEFAULT_TRAIN_ARGS.keys()
-    if unknown:
-        raise ValueError(f"Unknown train_args {sorted(unknown)}; known: {sorted(DEFAULT_TRAIN_ARGS)}")
-    config["train_args"] = {**DEFAULT_TRAIN_ARGS, **config.get("train_args", {})}
-    if config["train_args"]["distribution"] not in STRATEGIES:
-        raise ValueError(f"Unknown distribution {config['train_args']['distribution']!r}; choose one of {STRATEGIES}")
+    check_config(config)
+    config["train_args"] = dataclasses.asdict(TrainArgs.from_dict(config.get("train_args", {})))
     config.setdefault("dataset_args", {})
     config.setdefault("network_args", {})
     return config
 
 
 def run_experiment(config: dict[str, Any], save: bool = False, use_wandb: bool = True) -> dict[str, float]:
-    """Train the configured model, evaluate it on the test split, and with `save` ship its weights."""
+    """Train the configured model (a config from `parse_config`), evaluate it on the test split, and with `save` ship
+    its weights."""
     import keras
 
     from text_recognizer.datasets.dataset import DATA_DIRNAME
     from text_recognizer.models.base import build_model
+    from training.checkpoints import AtomicBackupAndRestore
     from training.distribution import make_strategy, task_name
     from training.gpu_util_sampler import GPUUtilizationSampler
 
+    # Checked again, since callers may build a config themselves: every error before anything is built or loaded.
+    check_config(config)
+    train_args = TrainArgs.from_dict(config.get("train_args", {}))
     # First, because MultiWorkerMirroredStrategy must exist before any other TensorFlow work.
-    strategy = make_strategy(config["train_args"]["distribution"])
+    strategy = make_strategy(train_args.distribution)
     # Only the chief of a multi-worker cluster logs and ships weights; the other workers just train with it.
     task = task_name(strategy)
+    keras.utils.set_random_seed(train_args.seed)  # Python's, NumPy's and the backend's: the weights' initialisation
     with strategy.scope():
         model = build_model(config)
+    model.seed_augmentation(train_args.seed)
     print(f"Experiment: {model.name} on {strategy.num_replicas_in_sync} replica(s)\n{json.dumps(config)}")
     dataset = model.data
     dataset.load_or_generate_data()
     print(dataset)
 
-    train_args = config["train_args"]
     initialized_from: dict[str, Any] | None = None
-    if train_args["initial_weights"]:
-        initial = Path(train_args["initial_weights"])
+    if train_args.initial_weights:
+        initial = Path(train_args.initial_weights)
         if not initial.is_file():
             raise ValueError(f"train_args.initial_weights: no such file {initial}")
         model.load_weights(initial)
@@ -128,20 +211,24 @@ def run_experiment(config: dict[str, Any], save: bool = False, use_wandb: bool =
         info_path = initial.with_name(initial.name.removesuffix(".weights.h5") + ".json")
         initialized_from = json.loads(info_path.read_text()) if info_path.is_file() else {"weights": str(initial)}
         print(f"Starting from the weights in {initial}")
-    # The epoch budget is left out of the key so that a run can be resumed with more (or fewer) epochs.
-    resumable = {**config, "train_args": {k: v for k, v in train_args.items() if k != "epochs"}}
+    # The epoch budget is left out of the key so that a run can be resumed with more (or fewer) epochs; so is the
+    # default seed, so that runs begun before there was a seed resume under the key they were saved with.
+    resumable_args = {
+        k: v for k, v in dataclasses.asdict(train_args).items() if k != "epochs" and not (k == "seed" and v == 0)
+    }
+    resumable = {**config, "train_args": resumable_args}
     config_key = hashlib.sha256(json.dumps(resumable, sort_keys=True).encode()).hexdigest()[:12]
     backup_dirname = DATA_DIRNAME / "checkpoints" / f"{model.name}_{config_key}{task}"
-    callbacks: list[keras.callbacks.Callback] = [keras.callbacks.BackupAndRestore(str(backup_dirname))]
-    if train_args["validation_fraction"]:
-        if train_args["reduce_lr_patience"]:
+    callbacks: list[keras.callbacks.Callback] = [AtomicBackupAndRestore(backup_dirname)]
+    if train_args.validation_fraction:
+        if train_args.reduce_lr_patience:
             callbacks.append(
-                keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=train_args["reduce_lr_patience"], verbose=1)
+                keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=train_args.reduce_lr_patience, verbose=1)
             )
-        if train_args["early_stopping_patience"]:
+        if train_args.early_stopping_patience:
             callbacks.append(
                 keras.callbacks.EarlyStopping(
-                    patience=train_args["early_stopping_patience"], restore_best_weights=True, verbose=1
+                    patience=train_args.early_stopping_patience, restore_best_weights=True, verbose=1
                 )
             )
     # Before the W&B logger, which then logs the utilization this adds to each epoch's logs. It watches the GPUs
@@ -169,11 +256,12 @@ def run_experiment(config: dict[str, Any], save: bool = False, use_wandb: bool =
     with strategy.scope():  # Model.fit compiles the network, which must happen in the scope too
         history = model.fit(
             dataset,
-            batch_size=train_args["batch_size"],
-            epochs=train_args["epochs"],
-            learning_rate=train_args["learning_rate"],
-            validation_fraction=train_args["validation_fraction"],
+            batch_size=train_args.batch_size,
+            epochs=train_args.epochs,
+            learning_rate=train_args.learning_rate,
+            validation_fraction=train_args.validation_fraction,
             callbacks=callbacks,
+            seed=train_args.seed,
         )
     metrics = {f"test_{name}": value for name, value in model.evaluate(dataset.x_test, dataset.y_test).items()}
     for name, value in metrics.items():
@@ -188,7 +276,8 @@ def run_experiment(config: dict[str, Any], save: bool = False, use_wandb: bool =
             "metrics": metrics,
             # Epoch numbers count from the start of the run, also when it resumed from a backup (and when a resumed run
             # had no epoch left to train, its history is empty).
-            "epochs_run": history.epoch[-1] + 1 if history.epoch else train_args["epochs"],
+            "epochs_run": history.epoch[-1] + 1 if history.epoch else train_args.epochs,
+            "seed": train_args.seed,
             "dataset_sha256": dataset.raw_sha256(),
         }
         if initialized_from is not None:
@@ -221,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # CUDA numbers GPUs fastest first by default; NVML, which the GPU manager reads, numbers them by PCI bus.
     os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
-    distributed = config["train_args"]["distribution"] != "none"
+    distributed = config["train_args"]["distribution"] != "none"  # checked by parse_config
     if distributed:  # replicas span every GPU that CUDA_VISIBLE_DEVICES leaves, so none is picked or hidden
         gpu_context: contextlib.AbstractContextManager[int | None] = contextlib.nullcontext(None)
     else:

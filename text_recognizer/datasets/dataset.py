@@ -7,6 +7,10 @@ and its checksum are taken from `<mirror>/<name>/` instead, and nothing is downl
     >>> from text_recognizer.datasets import EmnistDataset
     >>> EmnistDataset().raw_file()  # downloads or finds the file, verifies its SHA-256
     PosixPath('.../matlab.zip')
+
+What a data set derives from its raw file is cached under `data/processed/` by `Dataset.load_cache`: one process
+builds a missing cache while others wait for it, and a cache that cannot be read or whose arrays no longer match the
+checksum stored with them is rebuilt, with a `CacheWarning`.
 """
 
 import functools
@@ -17,10 +21,14 @@ import os
 import ssl
 import time
 import urllib.request
+import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import filelock
 import h5py
+import numpy as np
 import toml
 from tqdm import tqdm
 
@@ -32,10 +40,16 @@ MIRROR_ENV_VAR = "TEXT_RECOGNIZER_DATA_MIRROR"
 _CHUNK_SIZE = 1 << 20
 # Seconds a whole raw-file download may take: the largest (IAM's, 136 MB) at a slow 100 kB/s, and some.
 DOWNLOAD_TIMEOUT = 3 * 3600.0
+# The attribute of a cache file that holds the SHA-256 of its arrays (see `arrays_sha256`).
+CHECKSUM_ATTR = "arrays_sha256"
 
 
 class DataError(RuntimeError):
     """A raw data file is missing, cannot be fetched, or is not the file its metadata describes."""
+
+
+class CacheWarning(UserWarning):
+    """A processed cache could not be read or failed its checksum, and is being rebuilt."""
 
 
 class ChecksumError(DataError):
@@ -121,6 +135,47 @@ class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
         return self.do_open(connection, req, context=self.context)
 
 
+def arrays_sha256(arrays: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 over named arrays: each one's name, dtype, shape and contents, in name order (strings as UTF-8)."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = arrays[name]
+        digest.update(f"{name}\0{array.dtype.str}\0{array.shape}\0".encode())
+        if array.dtype == object:  # strings, read with `asstr()`
+            digest.update("\0".join(array.ravel().tolist()).encode())
+        else:
+            digest.update(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data)
+    return digest.hexdigest()
+
+
+def _read_cache(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Every top-level array of an HDF5 cache (strings as `str`) and its attributes, with its checksum verified.
+
+    A cache without a checksum (made before caches carried one) is taken as it reads.
+    """
+    with h5py.File(path, "r") as f:
+        arrays, attrs = _arrays_of(f), dict(f.attrs)
+    expected = attrs.pop(CHECKSUM_ATTR, None)
+    if expected is not None and arrays_sha256(arrays) != expected:
+        raise DataError(f"its arrays do not match the checksum stored with them ({expected})")
+    return arrays, attrs
+
+
+def _seal_cache(path: Path) -> None:
+    """Store the checksum of a freshly written cache's arrays in it."""
+    with h5py.File(path, "a") as f:
+        f.attrs[CHECKSUM_ATTR] = arrays_sha256(_arrays_of(f))
+
+
+def _arrays_of(f: h5py.File) -> dict[str, np.ndarray]:
+    """Every top-level array of an open HDF5 file, read into memory (strings as `str`)."""
+    return {
+        name: item.asstr()[()] if h5py.check_string_dtype(item.dtype) else item[()]
+        for name, item in f.items()
+        if isinstance(item, h5py.Dataset)
+    }
+
+
 def read_metadata(folder: Path) -> dict[str, Any]:
     """The parsed `metadata.toml` of a raw-data folder."""
     metadata_path = folder / "metadata.toml"
@@ -184,9 +239,46 @@ class Dataset:
             raise ChecksumError(path, metadata["sha256"], actual)
         return path
 
-    def read_splits(self, cache: h5py.File) -> None:
-        """Set `x_train`, `y_train`, `x_val`, `y_val`, `x_test`, `y_test` from an open cache file, for each split it
-        holds (as `x_<split>`, `y_<split>`, split train, validation or test)."""
+    def load_cache(self, path: Path, build: Callable[[Path], None]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The arrays (strings as `str`) and attributes of the HDF5 cache at `path`, its splits set as `read_splits`
+        sets them; `build(partial)` writes the cache to the file `partial` first when it is missing or broken.
+
+        One process builds while any other that wants the same cache waits on a lock beside it, then reads what the
+        first one built. The cache is written to a temporary file, given the checksum of its arrays and renamed, so a
+        cache is never seen half-written; one that cannot be read anyway (truncated, overwritten) or whose arrays no
+        longer match their checksum is rebuilt, with a `CacheWarning`, rather than failing every later load.
+        """
+        cache, problem = self._try_read_cache(path)
+        if cache is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with filelock.FileLock(path.with_name(f".{path.name}.lock")):
+                # Read again: another process may have built (or repaired) the cache while this one waited.
+                cache, problem = self._try_read_cache(path)
+                if cache is None:
+                    if problem is not None:
+                        warnings.warn(f"Rebuilding the cache {path}: {problem}", CacheWarning, stacklevel=2)
+                    with atomic_path(path) as partial:
+                        build(partial)
+                        _seal_cache(partial)
+                    cache = _read_cache(path)
+        self.read_splits(cache[0])
+        return cache
+
+    @staticmethod
+    def _try_read_cache(path: Path) -> tuple[tuple[dict[str, np.ndarray], dict[str, Any]] | None, str | None]:
+        """(the cache, None) if it reads and verifies; (None, None) if there is none; else (None, what is wrong)."""
+        if not path.exists():
+            return None, None
+        try:
+            return _read_cache(path), None
+        # h5py raises OSError on most damage, but KeyError, ValueError or RuntimeError on some: any failure to read
+        # a cache means it must be made again.
+        except Exception as e:
+            return None, str(e) or type(e).__name__
+
+    def read_splits(self, cache: h5py.File | Mapping[str, np.ndarray]) -> None:
+        """Set `x_train`, `y_train`, `x_val`, `y_val`, `x_test`, `y_test` from an open cache file or its arrays, for
+        each split it holds (as `x_<split>`, `y_<split>`, split train, validation or test)."""
         for split, name in (("train", "train"), ("validation", "val"), ("test", "test")):
             if f"x_{split}" in cache:
                 setattr(self, f"x_{name}", cache[f"x_{split}"][:])
@@ -203,6 +295,10 @@ class Dataset:
     def raw_sha256(cls) -> str:
         """The SHA-256 of the raw file in force, the key for every cache derived from it."""
         return cls.metadata()["sha256"]
+
+    def seed_augmentation(self, seed: int) -> None:
+        """Restart the random stream that `augment_batch` draws from, in data sets that augment (default seed 0)."""
+        self._rng = np.random.default_rng(seed)
 
     def load_or_generate_data(self) -> None:
         raise NotImplementedError

@@ -13,7 +13,6 @@ import numpy as np
 from scipy.io import loadmat
 
 from text_recognizer.datasets.dataset import DataError, Dataset
-from text_recognizer.util import atomic_path
 
 ESSENTIALS_FILENAME = Path(__file__).parent / "emnist_essentials.json"
 MAT_MEMBER = "matlab/emnist-byclass.mat"
@@ -33,6 +32,10 @@ class EmnistDataset(Dataset):
     raw_name = "emnist"
 
     def __init__(self, subsample_fraction: float | None = None, sample_to_balance: bool = False):
+        if subsample_fraction is not None and not (
+            isinstance(subsample_fraction, int | float) and 0 < subsample_fraction <= 1
+        ):
+            raise ValueError(f"subsample_fraction must be in (0, 1], got {subsample_fraction!r}")
         essentials = json.loads(ESSENTIALS_FILENAME.read_text())
         self.mapping: list[str] = essentials["mapping"]
         self.inverse_mapping = {char: label for label, char in enumerate(self.mapping)}
@@ -47,11 +50,7 @@ class EmnistDataset(Dataset):
         return self.data_dirname() / "processed" / "emnist" / f"byclass_{self.raw_sha256()[:16]}.h5"
 
     def load_or_generate_data(self) -> None:
-        path = self.processed_filename()
-        if not path.exists():
-            _process_raw(self.raw_file(), path, self.mapping)
-        with h5py.File(path, "r") as f:
-            self.read_splits(f)
+        self.load_cache(self.processed_filename(), lambda partial: _process_raw(self.raw_file(), partial, self.mapping))
         rng = np.random.default_rng(42)
         if self.sample_to_balance:
             self.x_train, self.y_train = _balance(self.x_train, self.y_train, rng)
@@ -67,13 +66,13 @@ class EmnistDataset(Dataset):
 
 
 def _process_raw(zip_path: Path, out_path: Path, mapping: list[str]) -> None:
-    """Decode the .mat inside `zip_path` to an HDF5 cache, written to a temporary file and then renamed."""
+    """Decode the .mat inside `zip_path` to an HDF5 cache at `out_path` (a temporary file: see `load_cache`)."""
     with zipfile.ZipFile(zip_path) as archive:
         data = loadmat(io.BytesIO(archive.read(MAT_MEMBER)), simplify_cells=True)["dataset"]
     mat_mapping = [chr(int(code)) for _, code in sorted(data["mapping"].tolist())]
     if mat_mapping != mapping[: len(mat_mapping)]:
         raise DataError(f"{zip_path}: its class mapping {mat_mapping} differs from {ESSENTIALS_FILENAME.name}")
-    with atomic_path(out_path) as partial, h5py.File(partial, "w") as f:
+    with h5py.File(out_path, "w") as f:
         for split in ("train", "test"):
             # Rows hold 784 pixels in column-major order: reshape then transpose to get upright images.
             images = data[split]["images"].reshape(-1, 28, 28).transpose(0, 2, 1)

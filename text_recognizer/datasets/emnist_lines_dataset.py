@@ -15,7 +15,6 @@ import numpy as np
 from text_recognizer.datasets.dataset import DataError, Dataset
 from text_recognizer.datasets.emnist_dataset import EXTRA_SYMBOLS, PADDING_TOKEN, EmnistDataset
 from text_recognizer.datasets.sentence_generator import SentenceGenerator, corpus_sha256
-from text_recognizer.util import atomic_path
 
 # Bump when the way lines are drawn changes, so that no stale cache is reused.
 GENERATOR_VERSION = 1
@@ -79,24 +78,24 @@ class EmnistLinesDataset(Dataset):
         return self.cache_filename("emnist_lines", params)
 
     def load_or_generate_data(self) -> None:
-        path = self.processed_filename()
-        if not path.exists():
-            # Reading and cleaning the corpus takes seconds: only a cache being built needs it.
-            generator = SentenceGenerator(self.max_length, self.alphabet())
-            emnist = EmnistDataset()
-            emnist.load_or_generate_data()
-            splits = {
-                "train": (emnist.x_train, emnist.y_train, self.num_train),
-                "test": (emnist.x_test, emnist.y_test, self.num_test),
-            }
-            with atomic_path(path) as partial, h5py.File(partial, "w") as f:
-                for index, (split, (images, labels, count)) in enumerate(splits.items()):
-                    rng = np.random.default_rng([self.seed, index])
-                    x, y = self._draw_lines(count, images, labels, generator, rng)
-                    f.create_dataset(f"x_{split}", data=x, compression="lzf")
-                    f.create_dataset(f"y_{split}", data=y)
-        with h5py.File(path, "r") as f:
-            self.read_splits(f)
+        self.load_cache(self.processed_filename(), self._build)
+
+    def _build(self, path: Path) -> None:
+        """Draw the lines of both splits and write them to an HDF5 cache at `path` (a temporary file)."""
+        # Reading and cleaning the corpus takes seconds: only a cache being built needs it.
+        generator = SentenceGenerator(self.max_length, self.alphabet())
+        emnist = EmnistDataset()
+        emnist.load_or_generate_data()
+        splits = {
+            "train": (emnist.x_train, emnist.y_train, self.num_train),
+            "test": (emnist.x_test, emnist.y_test, self.num_test),
+        }
+        with h5py.File(path, "w") as f:
+            for index, (split, (images, labels, count)) in enumerate(splits.items()):
+                rng = np.random.default_rng([self.seed, index])
+                x, y = self._draw_lines(count, images, labels, generator, rng)
+                f.create_dataset(f"x_{split}", data=x, compression="lzf")
+                f.create_dataset(f"y_{split}", data=y)
 
     def _draw_lines(
         self,

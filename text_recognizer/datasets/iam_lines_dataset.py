@@ -25,7 +25,6 @@ from text_recognizer.datasets.emnist_dataset import PADDING_TOKEN, EmnistDataset
 from text_recognizer.datasets.iam_dataset import Box, IamDataset, IamLine
 from text_recognizer.datasets.line_augmentation import augment_line_batch
 from text_recognizer.preprocessing import as_page, prepare_line
-from text_recognizer.util import atomic_path
 
 SPLITS = ("train", "validation", "test")
 # Bump when the way crops are made changes, so that no stale cache is reused.
@@ -115,17 +114,13 @@ class IamLinesDataset(Dataset):
         return self.cache_filename("iam_lines", params)
 
     def load_or_generate_data(self) -> None:
-        path = self.processed_filename()
-        if not path.exists():
-            self._build(path)
-        with h5py.File(path, "r") as f:
-            self.read_splits(f)
-            self.texts = {split: list(f[f"texts_{split}"].asstr()[:]) for split in SPLITS}
-            self.line_ids = {split: list(f[f"ids_{split}"].asstr()[:]) for split in SPLITS}
-            self.stats = json.loads(f.attrs["stats"])
+        arrays, attrs = self.load_cache(self.processed_filename(), self._build)
+        self.texts = {split: list(arrays[f"texts_{split}"]) for split in SPLITS}
+        self.line_ids = {split: list(arrays[f"ids_{split}"]) for split in SPLITS}
+        self.stats = json.loads(attrs["stats"])
 
     def _build(self, path: Path) -> None:
-        """Crop every line of the three splits from its form, then write the cache to a temporary file and rename."""
+        """Crop every line of the three splits from its form, then write the cache to `path` (a temporary file)."""
         start = time.perf_counter()
         iam = IamDataset()
         iam.load_or_generate_data()
@@ -153,7 +148,7 @@ class IamLinesDataset(Dataset):
                     continue
                 rows[split].append((line.line_id, text, image, natural_width))
         stats: dict[str, Any] = {"skipped_without_image": iam.num_skipped, "replaced_characters": dict(outside)}
-        with atomic_path(path) as partial, h5py.File(partial, "w") as f:
+        with h5py.File(path, "w") as f:
             for split, split_rows in rows.items():
                 ids, texts = [row[0] for row in split_rows], [row[1] for row in split_rows]
                 x = np.zeros((len(split_rows), *self.input_shape), dtype=np.uint8)

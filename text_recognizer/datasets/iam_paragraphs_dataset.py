@@ -27,7 +27,6 @@ from text_recognizer.datasets.dataset import Dataset
 from text_recognizer.datasets.iam_dataset import Box, IamDataset, IamLine
 from text_recognizer.datasets.iam_lines_dataset import MIN_INK_PER_CHARACTER, crop_line
 from text_recognizer.preprocessing import normalize_ink, prepare_paragraph
-from text_recognizer.util import atomic_path
 
 SPLITS = ("train", "validation", "test")
 # Bump when the way images or label maps are made changes, so that no stale cache is reused.
@@ -156,16 +155,12 @@ class IamParagraphsDataset(Dataset):
         return self.cache_filename("iam_paragraphs", params)
 
     def load_or_generate_data(self) -> None:
-        path = self.processed_filename()
-        if not path.exists():
-            self._build(path)
-        with h5py.File(path, "r") as f:
-            self.read_splits(f)
-            self.form_ids = {split: list(f[f"ids_{split}"].asstr()[:]) for split in SPLITS}
-            self.stats = json.loads(f.attrs["stats"])
+        arrays, attrs = self.load_cache(self.processed_filename(), self._build)
+        self.form_ids = {split: list(arrays[f"ids_{split}"]) for split in SPLITS}
+        self.stats = json.loads(attrs["stats"])
 
     def _build(self, path: Path) -> None:
-        """Make every form's example, then write the cache to a temporary file and rename it."""
+        """Make every form's example, then write the cache to `path` (a temporary file)."""
         start = time.perf_counter()
         iam = IamDataset()
         iam.load_or_generate_data()
@@ -177,7 +172,7 @@ class IamParagraphsDataset(Dataset):
             if paragraph.lines:
                 examples[paragraph.split].append((paragraph.form_id, *paragraph_example(paragraph, self.image_size)))
         stats: dict[str, Any] = {}
-        with atomic_path(path) as partial, h5py.File(partial, "w") as f:
+        with h5py.File(path, "w") as f:
             for split, rows in examples.items():
                 shape = (len(rows), self.image_size, self.image_size)
                 x = np.stack([row[1] for row in rows]) if rows else np.zeros(shape, np.uint8)

@@ -52,9 +52,10 @@ class Model:
         learning_rate: float = 1e-3,
         validation_fraction: float = 0.1,
         callbacks: list[keras.callbacks.Callback] | None = None,
+        seed: int = 0,
     ) -> keras.callbacks.History:
         """Train on `dataset.x_train`, validating on the data set's own validation split (`x_val`) if it has one, else
-        on the last `validation_fraction` of `x_train` (0: no validation)."""
+        on the last `validation_fraction` of `x_train` (0: no validation); `seed` orders the training batches."""
         self.network.compile(loss=self.loss(), optimizer=self.optimizer(learning_rate), metrics=self.metrics())
         own_validation = validation_fraction and len(getattr(dataset, "x_val", ()))
         num_val = 0 if own_validation else int(len(dataset.x_train) * validation_fraction)
@@ -67,12 +68,18 @@ class Model:
             augment_fn=self.batch_augment_fn,
             format_fn=self.batch_format_fn,
             shuffle=True,
+            seed=seed,
         )
         validation = None
         if own_validation or num_val:
             x_val, y_val = (dataset.x_val, dataset.y_val) if own_validation else (x_train[split:], y_train[split:])
             validation = DatasetSequence(x_val, y_val, batch_size, format_fn=self.batch_format_fn)
         return self.network.fit(train, validation_data=validation, epochs=epochs, callbacks=callbacks)
+
+    def seed_augmentation(self, seed: int) -> None:
+        """Restart the random streams that distort training batches (the data set's; subclasses add their own)."""
+        if hasattr(self.data, "seed_augmentation"):
+            self.data.seed_augmentation(seed)
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> dict[str, float]:
         """Metrics of the model on (x, y): the key ones (characters: `accuracy`; lines: `cer`, `line_accuracy`)."""

@@ -16,11 +16,15 @@ class CharacterModel(Model):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        rng = np.random.default_rng(0)
+        self._rng = np.random.default_rng(0)
         self.batch_augment_fn = lambda x, y: (
-            random_affine(x, rng, max_shift=0.05, max_rotation=5, max_scale=0.05, max_shear=0.1),
+            random_affine(x, self._rng, max_shift=0.05, max_rotation=5, max_scale=0.05, max_shear=0.1),
             y,
         )
+
+    def seed_augmentation(self, seed: int) -> None:
+        super().seed_augmentation(seed)
+        self._rng = np.random.default_rng(seed)  # the jitter's stream (seed 0 unless set)
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 512) -> dict[str, float]:
         """Share of framed images (the data set's format) classified right."""

@@ -1,4 +1,5 @@
-"""run_experiment starting from earlier weights (`train_args.initial_weights`), on a sliver of EMNIST."""
+"""run_experiment: starting from earlier weights (`train_args.initial_weights`), on a sliver of EMNIST; refusing bad
+configs before loading anything; the seed."""
 
 import json
 from pathlib import Path
@@ -36,3 +37,99 @@ def test_missing_initial_weights_are_a_clear_error(tmp_path: Path, capsys: pytes
     missing = tmp_path / "none.weights.h5"
     assert main([json.dumps(CONFIG), f"train_args.initial_weights={missing}", "--nowandb"]) == 2
     assert f"no such file {missing}" in capsys.readouterr().err
+
+
+def _exit_status(argv: list[str]) -> int:
+    """main's exit status, whether it returns it or exits (argparse's `parser.error` exits with 2)."""
+    try:
+        return main(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+
+
+def _with(section: str | None, key: str, value: object) -> dict:
+    config = json.loads(json.dumps(CONFIG))
+    if section is None:
+        config[key] = value
+    else:
+        config[section][key] = value
+    return config
+
+
+BAD_CONFIGS = {
+    "train_args null": ({**CONFIG, "train_args": None}, "train_args must be an object, got null"),
+    "epochs a string": (_with("train_args", "epochs", "2"), 'train_args.epochs must be an integer, got "2"'),
+    "epochs negative": (_with("train_args", "epochs", -1), "train_args.epochs must be 0 or more, got -1"),
+    "batch_size 0": (_with("train_args", "batch_size", 0), "train_args.batch_size must be at least 1, got 0"),
+    "batch_size true": (_with("train_args", "batch_size", True), "train_args.batch_size must be an integer, got true"),
+    "learning_rate 0": (_with("train_args", "learning_rate", 0), "train_args.learning_rate must be positive, got 0"),
+    "validation_fraction 1": (
+        _with("train_args", "validation_fraction", 1.0),
+        "train_args.validation_fraction must be in [0, 1), got 1.0",
+    ),
+    "seed a float": (_with("train_args", "seed", 1.5), "train_args.seed must be an integer, got 1.5"),
+    "unknown train_args": (_with("train_args", "epoch", 2), "Unknown train_args ['epoch']"),
+    "unknown top-level key": (_with(None, "trian_args", {}), "Unknown config entries ['trian_args']"),
+    "dataset_args a list": (_with(None, "dataset_args", []), "dataset_args must be an object, got []"),
+    "network not a name": (_with(None, "network", 3), "network must be a function name, got 3"),
+    "subsample_fraction 2": (
+        _with("dataset_args", "subsample_fraction", 2.0),
+        "subsample_fraction must be in (0, 1], got 2.0",
+    ),
+    "subsample_fraction negative": (
+        _with("dataset_args", "subsample_fraction", -0.5),
+        "subsample_fraction must be in (0, 1], got -0.5",
+    ),
+}
+
+
+@pytest.mark.parametrize(("config", "message"), BAD_CONFIGS.values(), ids=BAD_CONFIGS.keys())
+def test_a_bad_config_is_a_clear_error_before_any_data_loads(
+    config: dict, message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from text_recognizer.datasets import EmnistDataset
+
+    monkeypatch.setattr(EmnistDataset, "load_or_generate_data", lambda self: pytest.fail("the data was loaded"))
+    assert _exit_status([json.dumps(config), "--nowandb"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {message}" in err and "Traceback" not in err
+    error_lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(error_lines) == 1, err
+
+
+def test_the_seed_is_used_and_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import keras
+
+    from text_recognizer.models.character_model import CharacterModel
+
+    monkeypatch.setattr("text_recognizer.models.base.WEIGHTS_DIRNAME", tmp_path)
+    seeds: list[tuple[str, int]] = []
+    set_random_seed = keras.utils.set_random_seed
+    seed_augmentation = CharacterModel.seed_augmentation
+
+    def record_keras(seed: int) -> None:
+        seeds.append(("keras", seed))
+        set_random_seed(seed)
+
+    def record_augmentation(self: CharacterModel, seed: int) -> None:
+        seeds.append(("augmentation", seed))
+        seed_augmentation(self, seed)
+
+    monkeypatch.setattr(keras.utils, "set_random_seed", record_keras)
+    monkeypatch.setattr(CharacterModel, "seed_augmentation", record_augmentation)
+    run_experiment(parse_config(json.dumps(CONFIG), ["train_args.seed=7"]), save=True, use_wandb=False)
+    assert seeds == [("keras", 7), ("augmentation", 7)]
+    info = json.loads((tmp_path / "CharacterModel_EmnistDataset_mlp.json").read_text())
+    assert info["seed"] == 7 and info["config"]["train_args"]["seed"] == 7
+    assert "train_args.seed" not in info["command"] and '"seed": 7' in info["command"]
+
+
+def test_the_default_seed_is_0_and_keeps_the_default_augmentation() -> None:
+    import numpy as np
+
+    from text_recognizer.datasets import IamLinesDataset
+
+    assert parse_config(json.dumps(CONFIG))["train_args"]["seed"] == 0
+    default, seeded = IamLinesDataset(), IamLinesDataset()
+    seeded.seed_augmentation(0)
+    assert np.array_equal(default._rng.random(4), seeded._rng.random(4))
