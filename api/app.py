@@ -1,7 +1,7 @@
 """The prediction web API: handwriting image in, text and confidence out.
 
     python api/app.py                                          # serves on port 8000 ($PORT to change)
-    gunicorn -b 0.0.0.0:8000 --threads 4 'api.app:create_app()'  # in production
+    gunicorn -b 0.0.0.0:8000 -k gevent --keep-alive 5 'api.app:create_app()'  # in production (api/Dockerfile)
     curl -s localhost:8000/v1/predict -H 'Content-Type: application/json' -d "{\"mode\": \"character\",
         \"image\": \"data:image/png;base64,$(base64 -w0 text_recognizer/tests/support/emnist/upper_A.png)\"}"
     # {"conf": 0.99..., "mode": "character", "pred": "A"}
@@ -11,6 +11,11 @@ raw image with an `image/*` content type), `GET /v1/predict?image_url=...&mode=.
 `mode` is `line` (the default), `paragraph` or `character`; a mode whose model is not shipped answers 400, and so
 does an image longer than its mode reads (`MAX_IMAGE_SIDE`). A body is at most `MAX_CONTENT_LENGTH` bytes (413).
 Every error is JSON `{"error": ...}` with its status, and every request logs one JSON line.
+
+Slow clients: served as the README serves it (gunicorn's gevent worker), a connection waits for its request as an
+idle greenlet, not a thread. Its headers must arrive within gunicorn's `--keep-alive` seconds (the gevent worker's
+bound on reading them) and its body within `BODY_TIMEOUT` seconds after them (408 otherwise), so held connections
+are dropped.
 """
 
 import json
@@ -20,9 +25,17 @@ import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+import gevent
 import numpy as np
 from flask import Flask, Response, g, jsonify, request
-from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge, UnsupportedMediaType
+from gevent import monkey
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    RequestEntityTooLarge,
+    RequestTimeout,
+    UnsupportedMediaType,
+)
 
 from api.fetch import FetchError, fetch_url
 from text_recognizer.artifacts import ArtifactError
@@ -36,6 +49,9 @@ DEFAULT_CONFIG = {
     "IMAGE_URL_MAX_BYTES": 10 * 1024 * 1024,
     "IMAGE_URL_TIMEOUT": 10.0,  # seconds for the whole fetch, redirects included
     "ALLOW_PRIVATE_URLS": False,  # True lets image_url reach loopback and private addresses (local testing only)
+    # Seconds a request's body may take to arrive once its headers have (None: no bound). 10 MB in 20 s is 4 Mbit/s;
+    # a proxy that buffers bodies (as nginx does by default) hands them over at once.
+    "BODY_TIMEOUT": 20.0,
 }
 # The longest side, in pixels, of an image each mode reads. Character and paragraph images are padded to a square of
 # their longer side before they shrink to the network's input (28 and 256 px), so their memory and time grow with
@@ -72,6 +88,7 @@ def create_app(predictors: Mapping[str, Predictor] | None = None, config: Mappin
     _configure_logging()
     # ONNX Runtime sessions and the decoders may be called from several threads at once: no locks.
     predictors = dict(load_predictors() if predictors is None else predictors)
+    app.wsgi_app = _BodyDeadline(app.wsgi_app, app.config["BODY_TIMEOUT"])  # type: ignore[method-assign]
 
     def check_mode(mode: object) -> str:
         """The mode, if this server has it; checked before any image is decoded or fetched."""
@@ -204,6 +221,55 @@ def _error_response(status: int, message: str, headers: Any = None) -> Response:
     if headers is not None and "Allow" in headers:  # a 405 says which methods are allowed
         response.headers["Allow"] = headers["Allow"]
     return response
+
+
+class _BodyDeadline:
+    """WSGI middleware: the request body must have arrived `seconds` after the headers, or reading it raises 408.
+
+    Only where gevent has patched the sockets (gunicorn's gevent worker): there a `gevent.Timeout` interrupts a
+    read however the client trickles its bytes, where a socket timeout would bound only each wait for data. Other
+    servers (Werkzeug's, the Lambda adapter's in-memory body) are left as they are."""
+
+    def __init__(self, app: Any, seconds: float | None):
+        self.app, self.seconds = app, seconds
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self.seconds is not None and monkey.is_module_patched("socket"):
+            environ["wsgi.input"] = _DeadlineInput(environ["wsgi.input"], time.monotonic() + self.seconds)
+        return self.app(environ, start_response)
+
+
+class _DeadlineInput:
+    """A WSGI input stream whose reads all end by `deadline` (a `time.monotonic()` time)."""
+
+    def __init__(self, stream: Any, deadline: float):
+        self._stream, self._deadline = stream, deadline
+
+    def _by_deadline(self, method: str, *args: Any) -> Any:
+        left = self._deadline - time.monotonic()
+        timeout = gevent.Timeout(max(left, 0.001))
+        timeout.start()
+        try:
+            return getattr(self._stream, method)(*args)
+        except gevent.Timeout as e:
+            if e is not timeout:  # someone else's timeout, such as gunicorn's own
+                raise
+            # An HTTPException, so Werkzeug does not take it for a disconnection (400) and the app answers 408.
+            raise RequestTimeout("The request body did not arrive in time") from None
+        finally:
+            timeout.close()
+
+    def read(self, size: int | None = None) -> bytes:
+        return self._by_deadline("read", size)
+
+    def readline(self, size: int | None = None) -> bytes:
+        return self._by_deadline("readline", size)
+
+    def readlines(self, hint: int | None = None) -> list[bytes]:
+        return self._by_deadline("readlines", hint)
+
+    def __iter__(self) -> Any:
+        return iter(self.readline, b"")
 
 
 def _configure_logging() -> None:

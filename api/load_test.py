@@ -4,6 +4,7 @@ concurrency level, prints latency percentiles, throughput and errors per level, 
     python api/load_test.py                                   # line mode, a support line, 200 requests at 1, 8, 64
     python api/load_test.py --mode character --levels 1 8 --requests 100
     python api/load_test.py --mode paragraph --levels 1 8 --requests 50
+    python api/load_test.py --worker-class gthread --threads 4      # the thread-per-connection worker, to compare
 
 Each request is a POST /v1/predict with the image as a JSON data URL, on a new connection. A level stops sending
 after `--max-seconds`; requests not sent then are reported as skipped.
@@ -36,7 +37,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200, help="requests per concurrency level")
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 8, 64], help="concurrency levels")
     parser.add_argument("--max-seconds", type=float, default=60, help="wall-clock cap per level")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads (the Dockerfile's setting)")
+    parser.add_argument("--worker-class", default="gevent", help="gunicorn worker class (the Dockerfile's: gevent)")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads of a gthread worker")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (the Dockerfile's setting)")
     args = parser.parse_args()
 
@@ -47,7 +49,9 @@ def main() -> int:
         size = f"{image.width}x{image.height}"
     port = _free_port()
     command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--timeout", "120"]
-    command += ["--threads", str(args.threads), "--workers", str(args.workers), "--no-control-socket"]
+    command += ["--worker-class", args.worker_class, "--workers", str(args.workers), "--no-control-socket"]
+    # The Dockerfile's header deadline; --threads means something only to gthread (gevent runs greenlets).
+    command += ["--keep-alive", "5"] + (["--threads", str(args.threads)] if args.worker_class == "gthread" else [])
     command += ["api.app:create_app()"]
     server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -58,9 +62,8 @@ def main() -> int:
                 print(f"error: warm-up request answered {status}", file=sys.stderr)
                 return 1
         print(f"mode={args.mode} image={image_path.relative_to(ROOT)} ({size}, {len(body)} bytes of JSON)")
-        print(
-            f"server: gunicorn, {args.workers} worker(s) x {args.threads} threads; {args.requests} requests per level"
-        )
+        per_worker = f"{args.threads} threads" if args.worker_class == "gthread" else args.worker_class
+        print(f"server: gunicorn, {args.workers} worker(s) x {per_worker}; {args.requests} requests per level")
         print(f"{'concurrency':>11} {'sent':>5} {'skipped':>7} {'errors':>6} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7}")
         for level in args.levels:
             print(_run_level(port, body, level, args.requests, args.max_seconds), flush=True)
