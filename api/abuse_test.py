@@ -30,10 +30,11 @@ from urllib.parse import quote
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script from anywhere: api.app is imported for its settings
+from api.app import DEFAULT_CONFIG
+from api.load_test import free_port, wait_until_up
+from api.tests.helpers import mutated
 
-from api.app import DEFAULT_CONFIG  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 LINE_IMAGE = ROOT / "text_recognizer" / "tests" / "support" / "iam_lines" / "a01-014-00.png"
 SLOW_CLIENTS = 64
@@ -61,14 +62,15 @@ def main() -> int:
     header_timeout = float(command[command.index("--keep-alive") + 1])
     body_timeout = float(DEFAULT_CONFIG["BODY_TIMEOUT"])
     fetch_timeout = float(DEFAULT_CONFIG["IMAGE_URL_TIMEOUT"])
-    port = _free_port()
+    port = free_port()
     command[3:3] = ["--bind", f"127.0.0.1:{port}", "--workers", "2"]  # after: python -m gunicorn
     env = {**os.environ, "TEXT_RECOGNIZER_API_ALLOW_PRIVATE_URLS": "1"}  # image_url may reach the trickling server
     log = tempfile.TemporaryFile()
     print("server: " + " ".join(command[2:]), flush=True)
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        modes = _wait_until_up(port, server)
+        wait_until_up(port, server)
+        modes = json.loads(_request(port, "GET", "/")[1])["modes"]
         workers = _workers(server.pid)
         line = LINE_IMAGE.read_bytes()
         for _ in range(10):  # each worker's first predictions allocate its buffers: not what is measured
@@ -295,17 +297,7 @@ def _fuzz_cases(modes: list[str]) -> list[tuple[str, bytes]]:
     rng = random.Random(FUZZ_SEED)
     cases = []
     for i in range(FUZZ_CASES):
-        mutated = bytearray(encodings[i % len(FORMATS)])
-        for _ in range(rng.randint(1, 8)):  # a few bytes changed, cut out or put in, anywhere (headers included)
-            position = rng.randrange(len(mutated))
-            roll = rng.random()
-            if roll < 0.6:
-                mutated[position] = rng.randrange(256)
-            elif roll < 0.8:
-                del mutated[position : position + rng.randint(1, 16)]
-            else:
-                mutated[position:position] = rng.randbytes(rng.randint(1, 16))
-        cases.append((f"/v1/predict?mode={modes[i % len(modes)]}", bytes(mutated)))
+        cases.append((f"/v1/predict?mode={modes[i % len(modes)]}", mutated(encodings[i % len(FORMATS)], rng)))
     return cases
 
 
@@ -355,25 +347,6 @@ def _rss_mib(master: int) -> list[float]:
             continue
         sizes.append(int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024)
     return [round(size) for size in sizes]
-
-
-def _wait_until_up(port: int, server: subprocess.Popen, timeout: float = 180) -> list[str]:
-    """The modes the server serves, once it answers GET /."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited with status {server.returncode}")
-        status, body = _request(port, "GET", "/")
-        if status == 200:
-            return json.loads(body)["modes"]
-        time.sleep(0.5)
-    raise SystemExit(f"gunicorn did not answer within {timeout} s")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 if __name__ == "__main__":

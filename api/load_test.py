@@ -47,7 +47,7 @@ def main() -> int:
     body = json.dumps({"mode": args.mode, "image": f"data:image/png;base64,{encoded}"})
     with Image.open(image_path) as image:
         size = f"{image.width}x{image.height}"
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--timeout", "120"]
     command += ["--worker-class", args.worker_class, "--workers", str(args.workers), "--no-control-socket"]
     # The Dockerfile's header deadline; --threads means something only to gthread (gevent runs greenlets).
@@ -55,7 +55,7 @@ def main() -> int:
     command += ["api.app:create_app()"]
     server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_until_up(port, server)
+        wait_until_up(port, server)
         for _ in range(5 * args.workers):  # each worker's first calls allocate its buffers: not what is measured
             status, _ = _post(port, body)
             if status != 200:
@@ -127,7 +127,8 @@ def _post(port: int, body: str) -> tuple[int, bytes]:
         connection.close()
 
 
-def _wait_until_up(port: int, server: subprocess.Popen, timeout: float = 180) -> None:
+def wait_until_up(port: int, server: subprocess.Popen, timeout: float = 180) -> None:
+    """Return once `server` accepts connections on `port`; exit if it dies or takes longer than `timeout`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -140,7 +141,8 @@ def _wait_until_up(port: int, server: subprocess.Popen, timeout: float = 180) ->
     raise SystemExit(f"gunicorn did not start within {timeout} s")
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]

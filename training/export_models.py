@@ -36,6 +36,7 @@ SUPPORT_IMAGES = {
     "EmnistLinesDataset": "emnist_lines/*.png",
     "IamLinesDataset": "iam_lines/*.png",
     "line_detector": "iam_paragraphs/*.png",
+    "IamPagesDataset": "iam_pages/*.[jp][pn]g",  # whole pages: a scan and a binarized page
 }
 KIND_OF_MODEL = {"CharacterModel": "character", "LineModel": "line", "LineModelCtc": "line",
                  "LineDetectorModel": "line_detector"}  # fmt: skip
@@ -55,7 +56,8 @@ def shipped_weights() -> list[str]:
 
 def support_batch(model: Any, kind: str, preprocessing: dict[str, Any]) -> np.ndarray:
     """The support images of the model's kind, prepared as a predictor prepares them, padded to one width."""
-    pattern = SUPPORT_IMAGES.get(type(model.data).__name__ if kind == "line" else kind)
+    # A data set's own images where it has them (each line data set, whole pages), else those of the model's kind.
+    pattern = SUPPORT_IMAGES.get(type(model.data).__name__, None if kind == "line" else SUPPORT_IMAGES.get(kind))
     if pattern is None:
         raise ExportError(f"No support images to check a {kind} model on {type(model.data).__name__}")
     images = [prepare(as_page(read_image(path)), preprocessing) for path in sorted(SUPPORT_DIRNAME.glob(pattern))]

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import random
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +34,21 @@ def line_texts() -> dict[Path, str]:
 
 def data_url(data: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64," + base64.b64encode(data).decode()
+
+
+def mutated(data: bytes, rng: random.Random) -> bytes:
+    """`data` with a few bytes changed, cut out or put in, at random places."""
+    mutated = bytearray(data)
+    for _ in range(rng.randint(1, 8)):
+        position = rng.randrange(len(mutated))
+        roll = rng.random()
+        if roll < 0.6:
+            mutated[position] = rng.randrange(256)
+        elif roll < 0.8:
+            del mutated[position : position + rng.randint(1, 16)]
+        else:
+            mutated[position:position] = rng.randbytes(rng.randint(1, 16))
+    return bytes(mutated)
 
 
 class FakePredictor:

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from api.app import create_app
-from api.tests.helpers import CHARACTER_IMAGES, FakePredictor, data_url
+from api.tests.helpers import CHARACTER_IMAGES, FakePredictor, data_url, mutated
 
 SEED = 20240611
 # Formats Pillow writes and the API accepts, each encoding one support image.
@@ -29,27 +29,12 @@ def _encodings() -> dict[str, bytes]:
     return encodings
 
 
-def _mutated(data: bytes, rng: random.Random) -> bytes:
-    """`data` with a few bytes changed, cut out or put in, at random places."""
-    mutated = bytearray(data)
-    for _ in range(rng.randint(1, 8)):
-        position = rng.randrange(len(mutated))
-        roll = rng.random()
-        if roll < 0.6:
-            mutated[position] = rng.randrange(256)
-        elif roll < 0.8:
-            del mutated[position : position + rng.randint(1, 16)]
-        else:
-            mutated[position:position] = rng.randbytes(rng.randint(1, 16))
-    return bytes(mutated)
-
-
 def _cases() -> list[tuple[str, bytes]]:
     rng = random.Random(SEED)
     cases = []
     for format, data in _encodings().items():
         cases.append((f"{format}-intact", data))
-        cases += [(f"{format}-{i}", _mutated(data, rng)) for i in range(MUTATIONS.get(format, OTHER_MUTATIONS))]
+        cases += [(f"{format}-{i}", mutated(data, rng)) for i in range(MUTATIONS.get(format, OTHER_MUTATIONS))]
     return cases
 
 

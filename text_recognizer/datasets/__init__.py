@@ -6,6 +6,7 @@ from text_recognizer.datasets.emnist_lines_dataset import EmnistLinesDataset
 from text_recognizer.datasets.fsdl_handwriting_dataset import FsdlHandwritingDataset
 from text_recognizer.datasets.iam_dataset import IamDataset
 from text_recognizer.datasets.iam_lines_dataset import IamLinesDataset
+from text_recognizer.datasets.iam_pages_dataset import IamPagesDataset
 from text_recognizer.datasets.iam_paragraphs_dataset import IamParagraphsDataset
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "FsdlHandwritingDataset",
     "IamDataset",
     "IamLinesDataset",
+    "IamPagesDataset",
     "IamParagraphsDataset",
 ]

@@ -1,10 +1,10 @@
 """Finds the handwritten lines of a paragraph: per pixel, background, an odd line or an even line.
 
-    >>> from text_recognizer.models.base import load_shipped_model
-    >>> from text_recognizer.datasets.iam_paragraphs_dataset import prepare_paragraph
-    >>> model = load_shipped_model("LineDetectorModel_IamParagraphsDataset_fcn")
-    >>> image, scale = prepare_paragraph(crop, model.data.image_size)   # crop: greyscale, dark ink on light paper
-    >>> model.predict_maps(image[None])   # (1, size, size, 3) probabilities of background, odd line, even line
+>>> from text_recognizer.models.base import load_shipped_model
+>>> from text_recognizer.datasets.iam_paragraphs_dataset import prepare_paragraph
+>>> model = load_shipped_model("LineDetectorModel_IamParagraphsDataset_fcn")
+>>> image, scale = prepare_paragraph(crop, model.data.image_size)   # crop: greyscale, dark ink on light paper
+>>> model.predict_maps(image[None])   # (1, size, size, 3) probabilities of background, odd line, even line
 """
 
 import keras

@@ -35,6 +35,14 @@ def _conv_bn(x: keras.KerasTensor, filters: int, dilation: int = 1, strides: int
     return keras.layers.BatchNormalization(momentum=0.9)(x)
 
 
+def _upsample(x: keras.KerasTensor, factor: int) -> keras.KerasTensor:
+    """Bilinear upsampling by `factor` of features whose height and width are known only at run time."""
+    import tensorflow as tf  # keras.ops.image.resize wants sides known when the graph is traced
+
+    shape = tf.shape(x)
+    return tf.image.resize(x, (shape[1] * factor, shape[2] * factor), method="bilinear")
+
+
 def fcn(
     input_shape: tuple[int, ...],
     num_classes: int,
@@ -45,6 +53,9 @@ def fcn(
     dropout_amount: float = 0.0,
 ) -> keras.Model:
     """Per-pixel class probabilities (N, height, width, `num_classes`) for uint8 white-on-black images (height, width).
+
+    `input_shape` (None, None) takes images of any size whose sides are multiples of `strides` (whole pages); the row
+    context then summarises a row by its mean instead of a convolution as wide as the image.
 
     Args:
         filters: channels of every block (the first stem conv has half).
@@ -58,11 +69,14 @@ def fcn(
         dropout_amount: spatial dropout before the classifier.
     """
     height, width = input_shape[:2]
-    if strides < 1 or strides & (strides - 1) or height % strides or width % strides:
+    if strides < 1 or strides & (strides - 1) or any(side and side % strides for side in (height, width)):
         raise ValueError(f"strides {strides} must be a power of 2 dividing the input {height}x{width}")
     inputs = keras.Input(shape=(height, width), dtype="uint8", name="image")
     x = keras.layers.Rescaling(1.0 / 255)(inputs)
-    x = keras.layers.Reshape((height, width, 1))(x)
+    if height and width:
+        x = keras.layers.Reshape((height, width, 1))(x)
+    else:  # any size (whole pages): a reshape cannot name the sides
+        x = keras.layers.Lambda(lambda t: keras.ops.expand_dims(t, -1), name="add_channel")(x)
     step = 1
     while step < strides:
         step *= 2
@@ -75,7 +89,11 @@ def fcn(
         x = _conv_bn(x, filters, dilation)
         x = keras.layers.Activation("relu")(keras.layers.Add()([shortcut, x]))
     if row_context:
-        rows = keras.layers.Conv2D(filters, (1, width // strides), use_bias=False)(x)  # (height / strides, 1) rows
+        if width:
+            rows = keras.layers.Conv2D(filters, (1, width // strides), use_bias=False)(x)  # (height / strides, 1) rows
+        else:  # a width unknown until run time: each row's mean, then a 1x1 convolution
+            rows = keras.layers.Lambda(lambda t: keras.ops.mean(t, axis=2, keepdims=True), name="row_mean")(x)
+            rows = keras.layers.Conv2D(filters, 1, use_bias=False)(rows)
         rows = keras.layers.Activation("relu")(keras.layers.BatchNormalization(momentum=0.9)(rows))
         for dilation in dilations:
             shortcut = rows
@@ -83,11 +101,18 @@ def fcn(
             rows = keras.layers.Activation("relu")(rows)
             rows = keras.layers.Conv2D(filters, (3, 1), padding="same", dilation_rate=(dilation, 1))(rows)
             rows = keras.layers.Activation("relu")(keras.layers.Add()([shortcut, rows]))
-        x = keras.layers.Add()([x, keras.layers.UpSampling2D((1, width // strides))(rows)])
+        if width:
+            x = keras.layers.Add()([x, keras.layers.UpSampling2D((1, width // strides))(rows)])
+        else:  # the row summaries broadcast along the width
+            x = keras.layers.Lambda(lambda pair: pair[0] + pair[1], name="add_rows")([x, rows])
     if dropout_amount:
         x = keras.layers.SpatialDropout2D(dropout_amount)(x)
     x = keras.layers.Conv2D(num_classes, 1)(x)  # class scores, upsampled before the softmax so that it sums to 1
-    if strides > 1:
+    if strides > 1 and height and width:
         x = keras.layers.UpSampling2D(strides, interpolation="bilinear")(x)
+    elif strides > 1:  # UpSampling2D cannot scale sides unknown until run time
+        x = keras.layers.Lambda(
+            lambda t: _upsample(t, strides), output_shape=(None, None, num_classes), name="upsample"
+        )(x)
     outputs = keras.layers.Softmax()(x)
     return keras.Model(inputs, outputs, name="fcn")

@@ -7,13 +7,13 @@
 from text_recognizer.predictors.base import Box, ImageSource, Line, Prediction, Predictor
 from text_recognizer.predictors.character import CharacterPredictor
 from text_recognizer.predictors.line import LinePredictor, best_shipped_dataset
-from text_recognizer.predictors.page import ParagraphTextRecognizer
+from text_recognizer.predictors.page import PageTextRecognizer, ParagraphTextRecognizer
 
 #: What an image can hold, each with a shipped predictor (`load_predictor`).
 MODES = ("line", "paragraph", "character")
 
-__all__ = ["MODES", "Box", "CharacterPredictor", "ImageSource", "Line", "LinePredictor", "ParagraphTextRecognizer",
-           "Prediction", "Predictor", "load_predictor"]  # fmt: skip
+__all__ = ["MODES", "Box", "CharacterPredictor", "ImageSource", "Line", "LinePredictor", "PageTextRecognizer",
+           "ParagraphTextRecognizer", "Prediction", "Predictor", "load_predictor"]  # fmt: skip
 
 
 def load_predictor(mode: str, network: str = "lenet") -> Predictor:

@@ -8,6 +8,17 @@
 The detector labels each pixel of the paragraph, shrunk to its input size, as background, odd line or even line. Each
 connected region of one line class becomes a line box, scaled back to the full-resolution page, from which the line
 is cut and read.
+
+Whole pages (a scanned or photographed form: printed header, rules, margins) read with `PageTextRecognizer`: the
+page detector (`LineDetectorModel_IamPagesDataset_fcn`) sees the page at a fixed scale (620 pixels wide, a
+handwritten line 20-30 pixels high) and labels each pixel background, odd or even handwritten line, or printed text;
+the page is straightened first when its lines are tilted (`page_skew`). Lines come in reading order, printed ones
+first, each with its `kind`; the prediction's text is the handwriting's.
+
+    >>> from text_recognizer.predictors.page import PageTextRecognizer
+    >>> prediction = PageTextRecognizer().predict("text_recognizer/tests/support/iam_pages/a01-014.jpg")
+    >>> [line.kind for line in prediction.lines][:6]
+    ['printed', 'printed', 'printed', 'printed', 'printed', 'handwritten']
 """
 
 from collections.abc import Sequence
@@ -18,9 +29,14 @@ import numpy as np
 from text_recognizer.artifacts import load_artifact
 from text_recognizer.predictors.base import Box, Line, Prediction, Predictor
 from text_recognizer.predictors.line import LinePredictor
-from text_recognizer.preprocessing import prepare_paragraph
+from text_recognizer.preprocessing import prepare_page, prepare_paragraph
 
 DETECTOR_NAME = "LineDetectorModel_IamParagraphsDataset_fcn"
+PAGE_DETECTOR_NAME = "LineDetectorModel_IamPagesDataset_fcn"
+PRINTED = 3  # the page detector's class of printed text
+# Skew angles (degrees) `page_skew` tries: photos and scans of pages lie within a few degrees of straight.
+SKEW_ANGLES = np.arange(-6.0, 6.01, 0.25)
+MIN_SKEW_DEGREES = 1.0  # a page tilted less is read as it is
 # A detected region smaller than this share of the input is a speck (a stray mark or a dot), not a line.
 MIN_REGION_FRACTION = 0.0005
 # Page pixels added around each detected box, per pixel of its height: the detector's maps hug the ink's core, while
@@ -103,3 +119,89 @@ class ParagraphTextRecognizer(Predictor):
             confidence = min((line.confidence for line in lines), default=0.0)
             predictions.append(Prediction("\n".join(line.text for line in lines), confidence, lines))
         return predictions
+
+
+def page_lines(maps: np.ndarray, scale: float, image_shape: tuple[int, int]) -> list[tuple[Box, str]]:
+    """(box, kind) of each line, printed lines first (IAM prints above the handwriting), each kind top to bottom, in
+    the pixels of an image `image_shape` high and wide whose page detector maps (H, W, 4) are `maps` at `scale`."""
+    labels = maps.argmax(axis=-1)
+    one_hot = np.eye(3, dtype=np.float32)
+    # `line_boxes` reads classes 1 and 2 of a 3-class map: the handwritten lines as they are, printed text as class 1.
+    handwritten = line_boxes(one_hot[np.where(labels == PRINTED, 0, labels)], scale, image_shape)
+    # The detector marks the middle half of a printed line (as it was trained), but blurred by its stride of 4 and
+    # padded by `line_boxes` that band comes out about as high as the line's ink: used as it is.
+    printed = line_boxes(one_hot[(labels == PRINTED).astype(np.int64)], scale, image_shape)
+    return [(box, "printed") for box in printed] + [(box, "handwritten") for box in handwritten]
+
+
+def page_skew(image: np.ndarray) -> float:
+    """The angle (degrees, counter-clockwise) by which a prepared page's lines (white ink on black) are tilted.
+
+    Rows of ink are sharpest, their sums most uneven, when the page is turned back by that angle (a projection
+    profile); rotate the page by minus the angle (`deskew`) before detecting lines, so that line boxes stay apart.
+    """
+    centre = (image.shape[1] / 2, image.shape[0] / 2)
+    ink = image.astype(np.float32)
+
+    def sharpness(angle: float) -> float:
+        turned = cv2.warpAffine(ink, cv2.getRotationMatrix2D(centre, angle, 1.0), image.shape[::-1])
+        return float(np.var(turned.sum(axis=1)))
+
+    # Turning by -angle straightens a page tilted by angle.
+    return -float(max(SKEW_ANGLES, key=sharpness))
+
+
+def deskew(page: np.ndarray, angle: float) -> np.ndarray:
+    """A page (dark ink on light) turned by minus `angle` degrees about its centre, the corners filled with paper."""
+    centre = (page.shape[1] / 2, page.shape[0] / 2)
+    paper = int(np.median(page[::8, ::8]))
+    matrix = cv2.getRotationMatrix2D(centre, -angle, 1.0)
+    return cv2.warpAffine(page, matrix, page.shape[::-1], flags=cv2.INTER_LINEAR, borderValue=paper)
+
+
+def _unturn(box: Box, angle: float, shape: tuple[int, int]) -> Box:
+    """The box, in a page `deskew`ed by `angle`, as the box bounding it in the page before (`shape` high, wide)."""
+    x, y, w, h = box
+    centre = (shape[1] / 2, shape[0] / 2)
+    corners = np.array([[x, y], [x + w, y], [x, y + h], [x + w, y + h]], np.float64)
+    turned = cv2.transform(corners[None], cv2.getRotationMatrix2D(centre, angle, 1.0))[0]
+    x0, y0 = np.maximum(np.floor(turned.min(axis=0)), 0).astype(int)
+    x1, y1 = np.minimum(np.ceil(turned.max(axis=0)), [shape[1], shape[0]]).astype(int)
+    return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+
+
+class PageTextRecognizer(Predictor):
+    """Reads whole pages with the shipped page detector and the line predictor for `line_model` (IAM's by default).
+
+    Printed lines are read by the same line model (a handwriting reader: their text is a rough one); the prediction's
+    text is the handwritten lines' and its confidence their least confident one's (0 when none is found).
+    """
+
+    def __init__(self, line_model: str = "iam_lines"):
+        self.detector = load_artifact(PAGE_DETECTOR_NAME)
+        if self.detector.spec["kind"] != "line_detector":
+            raise ValueError(f"{PAGE_DETECTOR_NAME} is a {self.detector.spec['kind']} model, not a line detector")
+        spec = self.detector.spec["preprocessing"]
+        self.width: int = spec["width"]
+        self.multiple: int = spec["multiple"]
+        self.line_predictor = LinePredictor(line_model)
+
+    def predict_pages(self, pages: Sequence[np.ndarray]) -> list[Prediction]:
+        return [self._read(page) for page in pages]  # one at a time: pages differ in size
+
+    def _read(self, page: np.ndarray) -> Prediction:
+        image, scale = prepare_page(page, self.width, self.multiple)
+        angle = page_skew(image)
+        straight = page
+        if abs(angle) >= MIN_SKEW_DEGREES:
+            straight = deskew(page, angle)
+            image, scale = prepare_page(straight, self.width, self.multiple)
+        found = page_lines(self.detector.run(image[None])[0], scale, straight.shape)
+        read = self.line_predictor.predict_pages([straight[y : y + h, x : x + w] for (x, y, w, h), _ in found])
+        lines = tuple(
+            Line(box if straight is page else _unturn(box, angle, page.shape), p.text, p.confidence, kind)
+            for (box, kind), p in zip(found, read, strict=True)
+        )
+        handwritten = [line for line in lines if line.kind == "handwritten"]
+        confidence = min((line.confidence for line in handwritten), default=0.0)
+        return Prediction("\n".join(line.text for line in handwritten), confidence, lines)
