@@ -57,7 +57,7 @@ DEFAULT_CONFIG = {
 # their longer side before they shrink to the network's input (28 and 256 px), so their memory and time grow with
 # that side's square: a 40000x1 image would take gigabytes. These hold a 600 dpi A4 page and any photo of a
 # character. A line is scaled to the network's height first, so its cost grows only with its area (the pixel cap).
-MAX_IMAGE_SIDE = {"character": 4096, "paragraph": 8192}
+MAX_IMAGE_SIDE = {"character": 4096, "paragraph": 8192, "page": 8192}
 
 logger = logging.getLogger("api")
 

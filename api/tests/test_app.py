@@ -306,8 +306,8 @@ def _artifacts_with_one_broken(folder: Path, broken: str, missing_file: str) -> 
     "broken, missing_file, unavailable",
     [
         (DETECTOR_NAME, "model.onnx", {"paragraph"}),
-        # The paragraph recognizer reads its lines with the line model: it goes too.
-        (SHIPPED_MODELS["iam_lines"], "language_model.arpa.gz", {"line", "paragraph"}),
+        # The paragraph and page recognizers read their lines with the line model: they go too.
+        (SHIPPED_MODELS["iam_lines"], "language_model.arpa.gz", {"line", "paragraph", "page"}),
     ],
     ids=["detector-without-model", "line-model-without-language-model"],
 )

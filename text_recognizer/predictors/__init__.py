@@ -10,7 +10,7 @@ from text_recognizer.predictors.line import LinePredictor, best_shipped_dataset
 from text_recognizer.predictors.page import PageTextRecognizer, ParagraphTextRecognizer
 
 #: What an image can hold, each with a shipped predictor (`load_predictor`).
-MODES = ("line", "paragraph", "character")
+MODES = ("line", "paragraph", "page", "character")
 
 __all__ = ["MODES", "Box", "CharacterPredictor", "ImageSource", "Line", "LinePredictor", "PageTextRecognizer",
            "ParagraphTextRecognizer", "Prediction", "Predictor", "load_predictor"]  # fmt: skip
@@ -18,11 +18,14 @@ __all__ = ["MODES", "Box", "CharacterPredictor", "ImageSource", "Line", "LinePre
 
 def load_predictor(mode: str, network: str = "lenet") -> Predictor:
     """The shipped predictor for a mode of `MODES`: "character" (model `network`), "line" (the best shipped line
-    model) or "paragraph"."""
+    model), "paragraph" (a handwritten region cut from its page) or "page" (a whole page as scanned: printed and
+    handwritten lines, `text` the handwriting)."""
     if mode == "character":
         return CharacterPredictor(network)
     if mode == "line":
         return LinePredictor(best_shipped_dataset())
     if mode == "paragraph":
         return ParagraphTextRecognizer()
+    if mode == "page":
+        return PageTextRecognizer()
     raise ValueError(f"Unknown mode {mode!r}; choose one of {', '.join(MODES)}")
