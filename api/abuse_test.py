@@ -12,7 +12,6 @@ bound is broken. All traffic goes to 127.0.0.1; it takes about a minute.
 4. Mutated images of every accepted format (seeded) never get a 5xx, and no worker dies.
 """
 
-import http.client
 import io
 import json
 import os
@@ -31,7 +30,7 @@ import numpy as np
 from PIL import Image
 
 from api.app import DEFAULT_CONFIG
-from api.load_test import free_port, wait_until_up
+from api.load_test import free_port, request, wait_until_up
 from api.tests.helpers import mutated
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,11 +69,11 @@ def main() -> int:
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until_up(port, server)
-        modes = json.loads(_request(port, "GET", "/")[1])["modes"]
+        modes = json.loads(request(port, "GET", "/")[1])["modes"]
         workers = _workers(server.pid)
         line = LINE_IMAGE.read_bytes()
         for _ in range(10):  # each worker's first predictions allocate its buffers: not what is measured
-            _request(port, "POST", "/v1/predict?mode=line", line)
+            request(port, "POST", "/v1/predict?mode=line", line)
 
         print("unloaded", flush=True)
         health0 = [_timed(port, "GET", "/")[1] for _ in range(30)]
@@ -307,22 +306,9 @@ def _png(image: Image.Image, format: str = "PNG") -> bytes:
     return buffer.getvalue()
 
 
-def _request(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
-    """(status, body) of one request on a new connection; 0 when the connection failed."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        connection.request(method, path, body, {"Content-Type": "image/png"} if body is not None else {})
-        response = connection.getresponse()
-        return response.status, response.read()
-    except OSError:
-        return 0, b""
-    finally:
-        connection.close()
-
-
 def _timed(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, float]:
     start = time.perf_counter()
-    status, _ = _request(port, method, path, body)
+    status, _ = request(port, method, path, body)
     return status, time.perf_counter() - start
 
 

@@ -115,10 +115,16 @@ def _run_level(port: int, body: str, concurrency: int, requests: int, max_second
 
 
 def _post(port: int, body: str) -> tuple[int, bytes]:
-    """(status, body) of one request; 0 when the connection failed."""
+    return request(port, "POST", "/v1/predict", body.encode(), "application/json")
+
+
+def request(
+    port: int, method: str, path: str, body: bytes | None = None, content_type: str = "image/png"
+) -> tuple[int, bytes]:
+    """(status, body) of one request to 127.0.0.1:`port` on a new connection; 0 when the connection failed."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
-        connection.request("POST", "/v1/predict", body, {"Content-Type": "application/json"})
+        connection.request(method, path, body, {"Content-Type": content_type} if body is not None else {})
         response = connection.getresponse()
         return response.status, response.read()
     except OSError:
