@@ -2,7 +2,7 @@
 
 >>> from text_recognizer.models.base import load_shipped_model
 >>> model = load_shipped_model("LineModelCtc_EmnistLinesDataset_line_lstm_ctc")
->>> model.predict_on_batch(x_test[:8])   # [(text, confidence)] of lines in the data set's format
+>>> model.evaluate(x_test, y_test)   # {"cer": ..., "wer": ..., "line_accuracy": ...} on lines in its format
 """
 
 from typing import Any
