@@ -4,7 +4,7 @@
 >>> load_predictor("paragraph").predict("text_recognizer/tests/support/iam_paragraphs/a01-014.png").text
 """
 
-from text_recognizer.predictors.base import Box, ImageSource, Line, Prediction, Predictor
+from text_recognizer.predictors.base import Box, ImageSource, Line, Prediction, Predictor, Word
 from text_recognizer.predictors.character import CharacterPredictor
 from text_recognizer.predictors.line import LinePredictor, best_shipped_dataset
 from text_recognizer.predictors.page import PageTextRecognizer, ParagraphTextRecognizer
@@ -13,7 +13,7 @@ from text_recognizer.predictors.page import PageTextRecognizer, ParagraphTextRec
 MODES = ("line", "paragraph", "page", "character")
 
 __all__ = ["MODES", "Box", "CharacterPredictor", "ImageSource", "Line", "LinePredictor", "PageTextRecognizer",
-           "ParagraphTextRecognizer", "Prediction", "Predictor", "load_predictor"]  # fmt: skip
+           "ParagraphTextRecognizer", "Prediction", "Predictor", "Word", "load_predictor"]  # fmt: skip
 
 
 def load_predictor(mode: str, network: str = "lenet") -> Predictor:

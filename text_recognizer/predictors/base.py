@@ -25,16 +25,36 @@ KINDS = ("handwritten", "printed")
 
 
 @dataclass(frozen=True)
+class Word:
+    """One word of a line: its box (inside its line's, in the pixels of the image read), text and confidence."""
+
+    box: Box
+    text: str
+    confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"box": list(self.box), "text": self.text, "confidence": self.confidence}
+
+
+@dataclass(frozen=True)
 class Line:
-    """One line of an image: its box, text, the confidence in that text, and whether it is handwritten or printed."""
+    """One line of an image: its box, text, the confidence in that text, whether it is handwritten or printed, and
+    its words (their texts joined with single spaces are the line's text)."""
 
     box: Box
     text: str
     confidence: float
     kind: str = "handwritten"
+    words: tuple[Word, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"box": list(self.box), "text": self.text, "confidence": self.confidence, "kind": self.kind}
+        return {
+            "box": list(self.box),
+            "text": self.text,
+            "confidence": self.confidence,
+            "kind": self.kind,
+            "words": [word.to_dict() for word in self.words],
+        }
 
 
 @dataclass(frozen=True)
