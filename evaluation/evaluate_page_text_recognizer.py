@@ -1,6 +1,7 @@
 """Whole-page reading on the IAM test split: the page detector finds the lines, the IAM line model reads them.
 
     TEXT_RECOGNIZER_DATA_MIRROR=../shared/data/raw python evaluation/evaluate_page_text_recognizer.py [--max-pages N]
+        [--variant straight|rotated|photo]
 
 Each test form is read as the archive holds it, the whole page at full resolution: a greyscale scan (printed header,
 rules, "Name:" line and all) or a binarized page. Printed for the scans, the binarized pages and all pages: the page
@@ -10,15 +11,22 @@ precision and recall (a detected printed line matches a layout-derived one at Io
 seconds per page (detection and reading). The last line is `cer: <value>` over all pages. As a pytest module it is a
 validation test.
 
+`--variant` changes each page first, as people's scans and photos differ from the archive's: `rotated` turns it by
+2 to 5 degrees either way (seeded per page; the canvas grown, paper filling the corners, the true boxes turned alike
+and boxed again), `photo` lights it unevenly (a third darker at one corner), blurs it a little and saves it as JPEG of
+quality 60.
+
 It reads through the shipped artifacts, as `PageTextRecognizer` serves: the page detector
 (`artifacts/LineDetectorModel_IamPagesDataset_fcn`) and the IAM line model, ONNX Runtime with one thread.
 """
 
 import argparse
 import time
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -59,8 +67,43 @@ def matched(detected: Sequence[Box], truth: Sequence[Box], threshold: float = PR
     return len(used_d)
 
 
-def evaluate(max_pages: int | None = None) -> dict[str, dict[str, float]]:
-    """The metrics of the module docstring for "scan", "binarized" and "all" test pages."""
+def _rotated(page: np.ndarray, form_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """The page turned by 2-5 degrees (sign and size seeded by the form), and the 2x3 matrix that turned it."""
+    rng = np.random.default_rng(zlib.crc32(form_id.encode()))
+    angle = float(rng.uniform(2, 5) * rng.choice([-1, 1]))
+    height, width = page.shape
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
+    cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+    size = (int(height * sin + width * cos), int(height * cos + width * sin))
+    matrix[:, 2] += (size[0] - width) / 2, (size[1] - height) / 2
+    paper = int(np.median(page[::8, ::8]))
+    return cv2.warpAffine(page, matrix, size, flags=cv2.INTER_LINEAR, borderValue=paper), matrix
+
+
+def _photo(page: np.ndarray) -> np.ndarray:
+    """The page lit unevenly (a third darker at the bottom right), blurred a little, saved as JPEG of quality 60."""
+    height, width = page.shape
+    light = 1 - np.add.outer(np.linspace(0, 1 / 6, height), np.linspace(0, 1 / 6, width))
+    dim = cv2.GaussianBlur((page * light).astype(np.uint8), (3, 3), 0)
+    decoded = cv2.imdecode(cv2.imencode(".jpg", dim, [cv2.IMWRITE_JPEG_QUALITY, 60])[1], cv2.IMREAD_GRAYSCALE)
+    return np.asarray(decoded, np.uint8)
+
+
+def _turned(box: Box, matrix: np.ndarray) -> Box:
+    """The box bounding `box` turned by `matrix`."""
+    x, y, w, h = box
+    corners = cv2.transform(np.array([[[x, y], [x + w, y], [x, y + h], [x + w, y + h]]], np.float64), matrix)[0]
+    (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
+    return round(x0), round(y0), round(x1 - x0), round(y1 - y0)
+
+
+VARIANTS = ("straight", "rotated", "photo")
+
+
+def evaluate(max_pages: int | None = None, variant: str = "straight") -> dict[str, dict[str, float]]:
+    """The metrics of the module docstring for "scan", "binarized" and "all" test pages, changed as `variant` says."""
+    if variant not in VARIANTS:
+        raise ValueError(f"Unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
     pages_data = IamPagesDataset()
     pages_data.load_or_generate_data()
     form_ids = pages_data.form_ids["test"][:max_pages]
@@ -71,13 +114,18 @@ def evaluate(max_pages: int | None = None) -> dict[str, dict[str, float]]:
     rows: list[dict[str, Any]] = []
     for form_id, page in tqdm(iam.form_images(form_ids), total=len(form_ids), desc="IAM test pages"):
         layout = pages_data.layout[form_id]
+        truth = [tuple(line["box"]) for line in layout["handwritten"]]
+        printed_truth = [tuple(box) for box in layout["printed"]]
+        if variant == "rotated":
+            page, matrix = _rotated(page, form_id)
+            truth, printed_truth = [_turned(b, matrix) for b in truth], [_turned(b, matrix) for b in printed_truth]
+        elif variant == "photo":
+            page = _photo(page)
         start = time.perf_counter()
         result = recognizer.predict_pages([page])[0]  # the page as scanned: dark ink on light
         seconds = time.perf_counter() - start
         handwritten = [line.box for line in result.lines if line.kind == "handwritten"]
         text = result.text
-        truth = [tuple(line["box"]) for line in layout["handwritten"]]
-        printed_truth = [tuple(box) for box in layout["printed"]]
         printed = [line.box for line in result.lines if line.kind == "printed"]
         rows.append({
             "kind": layout["kind"],
@@ -122,8 +170,9 @@ def test_page_text_recognizer_quality() -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-pages", type=int, help="read only the first this many test forms")
+    parser.add_argument("--variant", choices=VARIANTS, default="straight", help="how each page is changed first")
     args = parser.parse_args()
-    results = evaluate(args.max_pages)
+    results = evaluate(args.max_pages, args.variant)
     for kind, metrics in results.items():
         print(
             f"{kind}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
