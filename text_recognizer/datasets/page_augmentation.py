@@ -20,6 +20,10 @@ MAX_PERSPECTIVE = 0.04  # corner displacement, as a fraction of the window side
 # from even lines by counting from the first one, so that line must be in view.
 FIRST_LINE_RANGE = (0.02, 0.5)
 MAX_MARGIN = 0.15  # paper beyond the page's edges that a window may show, as a fraction of its side
+# This share of the windows is scaled down far enough to show everything from the first handwritten line to the page's
+# foot: at the usual scales a window rarely reaches below the text, where a form has its "Name:" line and signature,
+# which are no lines of the text; without seeing them there the detector read the signature as one more line.
+WHOLE_TEXT_PROBABILITY = 0.3
 PAPER_RANGE = (0.0, 60.0)  # uneven light: a brightness gradient added to the paper (ink on black: 0 is paper)
 INK_GAIN_RANGE = (0.5, 1.2)
 BLUR_SIGMA_RANGE = (0.0, 1.2)
@@ -33,7 +37,11 @@ def _homography(
     """A page-to-window 3x3 mapping: scaled, rotated about the page centre, placed, then perspective-distorted."""
     height, width = page_shape
     win_h, win_w = window
-    scale = float(np.exp(rng.uniform(*np.log(SCALE_RANGE))))
+    low, high = SCALE_RANGE
+    whole_text = rng.random() < WHOLE_TEXT_PROBABILITY
+    if whole_text:  # from the first line to the foot in view: a scale no larger than fits it
+        high = min(high, max(low, (1 - FIRST_LINE_RANGE[0]) * win_h / max(height - first_line, 1)))
+    scale = float(np.exp(rng.uniform(np.log(low), np.log(high))))
     angle = np.deg2rad(rng.uniform(-MAX_ROTATION_DEGREES, MAX_ROTATION_DEGREES))
     cx, cy = width * scale / 2, height * scale / 2
     rotate = cv2.getRotationMatrix2D((cx, cy), np.rad2deg(angle), 1.0)
@@ -42,6 +50,9 @@ def _homography(
     scaled_h, scaled_w = height * scale, width * scale
     if scaled_h + 2 * MAX_MARGIN * win_h <= win_h:
         top = -rng.uniform(0, win_h - scaled_h)  # the whole page fits: it sits somewhere in the window
+    elif whole_text:  # the first line near the top, so that the foot stays in view
+        room = max(FIRST_LINE_RANGE[0], 1 - (height - first_line) * scale / win_h)
+        top = first_line * scale - rng.uniform(FIRST_LINE_RANGE[0], room) * win_h
     else:
         top = first_line * scale - rng.uniform(*FIRST_LINE_RANGE) * win_h
         top = float(np.clip(top, -MAX_MARGIN * win_h, max(scaled_h - win_h * 0.5, -MAX_MARGIN * win_h)))
