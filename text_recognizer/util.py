@@ -62,14 +62,33 @@ def decode_image(data: bytes) -> np.ndarray:
     paper, more than 8 bits a pixel scaled to 8 (see `_to_8_bits`). An animated or multi-page image (GIF, WebP, APNG,
     TIFF) is read from its first frame.
     """
+    return decode_frames(data)[0][0]
+
+
+def decode_frames(
+    data: bytes, max_frames: int = 1, max_pixels: int = MAX_IMAGE_PIXELS
+) -> list[tuple[np.ndarray, float | None]]:
+    """Each page of encoded image bytes, read as `decode_image` reads one, with the resolution (dpi) the file states.
+
+    With `max_frames` 1, only the first frame is read; with more, every page of a multi-page TIFF (more than
+    `max_frames` is an ImageError). Other formats' further frames are an animation's, not pages: only the first is read.
+    """
     if not data:
         raise ImageError("Empty image data")
     try:
         with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            if width * height > MAX_IMAGE_PIXELS:
-                raise ImageError(f"Image of {width}x{height} pixels is larger than {MAX_IMAGE_PIXELS} pixels")
-            return _from_array(_greyscale(ImageOps.exif_transpose(image)))
+            count = getattr(image, "n_frames", 1) if max_frames > 1 and image.format == "TIFF" else 1
+            if count > max_frames:
+                raise ImageError(f"The image has {count} pages; a document may have at most {max_frames} pages")
+            frames = []
+            for index in range(count):
+                image.seek(index)
+                width, height = image.size
+                if width * height > max_pixels:
+                    where = f"Page {index + 1} of the image" if count > 1 else "Image"
+                    raise ImageError(f"{where} of {width}x{height} pixels is larger than {max_pixels} pixels")
+                frames.append((_from_array(_greyscale(ImageOps.exif_transpose(image))), _dpi(image)))
+            return frames
     except ImageError:
         raise
     except UnidentifiedImageError as e:  # its message shows the buffer's address, which tells a reader nothing
@@ -80,6 +99,17 @@ def decode_image(data: bytes) -> np.ndarray:
     # (a chunk inflating past Pillow's limit), EOFError, struct.error, ...; none is a fault of the server.
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error) as e:
         raise ImageError(f"Not a readable image: {without_addresses(str(e))}") from e
+
+
+def _dpi(image: Image.Image) -> float | None:
+    """The horizontal resolution the file states, if it is a plausible one (files often say 1 or 72 by default);
+    rounded to a tenth, as PNG stores it per metre."""
+    dpi = image.info.get("dpi")
+    try:
+        value = float(dpi[0]) if dpi else 0.0
+    except (TypeError, ValueError, IndexError):
+        return None
+    return round(value, 1) if 100 <= value <= 2400 else None
 
 
 def _greyscale(image: Image.Image) -> np.ndarray:

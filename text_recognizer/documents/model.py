@@ -36,6 +36,11 @@ class Page:
     def lines(self) -> tuple[Line, ...]:
         return self.prediction.lines
 
+    @property
+    def text(self) -> str:
+        """Every line's text in reading order (printed lines too, which the prediction's text leaves out)."""
+        return "\n".join(line.text for line in self.lines)
+
     def to_dict(self) -> dict[str, Any]:
         return {"width": self.width, "height": self.height, "lines": [line.to_dict() for line in self.lines]}
 
@@ -50,7 +55,7 @@ class Document:
     @property
     def text(self) -> str:
         """The pages' texts, a form feed between pages (as `pdftotext` separates them)."""
-        return "\f".join(page.prediction.text for page in self.pages)
+        return "\f".join(page.text for page in self.pages)
 
     def to_dict(self) -> dict[str, Any]:
         return {"pages": [page.to_dict() for page in self.pages]}

@@ -1,0 +1,17 @@
+"""JSON: `{"pages": [{"width", "height", "lines": [{"box", "text", "confidence", "kind", "words": [...]}]}]}`.
+
+    >>> from text_recognizer.documents import json_document
+    >>> json.loads(json_document.write(document))["pages"][0]["lines"][0]["words"][0]
+    {'box': [x, y, width, height], 'text': 'Sir', 'confidence': 0.97...}
+
+Boxes are `[x, y, width, height]` in the pixels of the page image read (a PDF's at its `dpi`, 300).
+"""
+
+import json
+
+from text_recognizer.documents.model import Document
+
+
+def write(document: Document) -> bytes:
+    """The document as UTF-8 JSON (non-ASCII text kept as it is)."""
+    return json.dumps(document.to_dict(), ensure_ascii=False).encode()
