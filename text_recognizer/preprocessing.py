@@ -63,11 +63,16 @@ def fit_to_shape(image: np.ndarray, height: int, max_width: int) -> tuple[np.nda
 
     Also gives the width it had at that height before any squeezing.
     """
-    natural_width = max(1, round(image.shape[1] * height / image.shape[0]))
-    width = min(natural_width, max_width)
+    width, natural_width = _fitted_width(image.shape[:2], height, max_width)
     interpolation = cv2.INTER_AREA if image.shape[0] > height else cv2.INTER_LINEAR
     resized = cv2.resize(image, (width, height), interpolation=interpolation)
     return np.pad(resized, ((0, 0), (0, max_width - width))), natural_width
+
+
+def _fitted_width(shape: tuple[int, int], height: int, max_width: int) -> tuple[int, int]:
+    """The width `fit_to_shape` scales an image `shape` high and wide to, and its width at that height unsqueezed."""
+    natural_width = max(1, round(shape[1] * height / shape[0]))
+    return min(natural_width, max_width), natural_width
 
 
 def prepare_line(page: np.ndarray, height: int, max_width: int) -> tuple[np.ndarray, int]:
@@ -80,13 +85,44 @@ def prepare_fixed_height_line(page: np.ndarray, height: int, min_width: int, max
     image = 255 - page
     if image.shape[0] != height:
         scale = height / image.shape[0]
+        columns, width = _fixed_height_width(image.shape[:2], height, max_width)
         # Cut first: a sliver a few pixels high would scale up to a line long enough to exhaust memory.
-        image = image[:, : math.ceil(max_width / scale)]
+        image = image[:, :columns]
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        image = cv2.resize(image, (max(1, round(image.shape[1] * scale)), height), interpolation=interpolation)
+        image = cv2.resize(image, (width, height), interpolation=interpolation)
     if image.shape[1] < min_width:
         image = np.pad(image, ((0, 0), (0, min_width - image.shape[1])))
     return image[:, :max_width]
+
+
+def _fixed_height_width(shape: tuple[int, int], height: int, max_width: int) -> tuple[int, int]:
+    """The columns of an image `shape` high and wide that `prepare_fixed_height_line` scales, and their width then."""
+    scale = height / shape[0]
+    columns = min(shape[1], math.ceil(max_width / scale))
+    return columns, max(1, round(columns * scale))
+
+
+def line_scale(shape: tuple[int, int], spec: dict[str, Any]) -> tuple[float, float]:
+    """How `prepare` scales a line `shape` high and wide for an artifact whose `"preprocessing"` is `spec` (a line
+    method): the (horizontal, vertical) factors from the line's pixels to the prepared image's. The line's point
+    (x, y) lies at (x * horizontal, y * vertical) there; the prepared image's columns past the line are padding.
+
+    >>> [round(factor, 3) for factor in line_scale((66, 1012), {"method": "line", "height": 64, "max_width": 1280})]
+    [0.969, 0.97]
+    >>> [round(factor, 3) for factor in line_scale((66, 1500), {"method": "line", "height": 64, "max_width": 1280})]
+    [0.853, 0.97]
+    """
+    check_spec(spec)
+    height, width = shape
+    if spec["method"] == "line":
+        fitted, _ = _fitted_width(shape, spec["height"], spec["max_width"])
+        return fitted / width, spec["height"] / height
+    if spec["method"] == "fixed_height_line":
+        if height == spec["height"]:
+            return 1.0, 1.0
+        columns, fitted = _fixed_height_width(shape, spec["height"], spec["max_width"])
+        return fitted / columns, spec["height"] / height
+    raise ValueError(f"Preprocessing {spec['method']!r} prepares no line")
 
 
 def frame_character(page: np.ndarray, size: int) -> np.ndarray:

@@ -6,9 +6,20 @@
 >>> sequences, confidences = CtcDecoder(["a", "b", "_"], blank=2).decode(probabilities)   # greedy
 >>> sequences, confidences.round(2)
 ([[0, 1]], array([0.98]))
+
+Each line's reading also tells where its labels fire (`CtcDecoder.read`), and so where its words lie (`split_words`).
 """
 
-from text_recognizer.decoding.ctc import greedy_paths, sequence_probabilities
-from text_recognizer.decoding.decoder import CtcDecoder
+from text_recognizer.decoding.ctc import greedy_paths, path_labels, sequence_probabilities
+from text_recognizer.decoding.decoder import CtcDecoder, Reading
+from text_recognizer.decoding.words import WordSteps, split_words
 
-__all__ = ["CtcDecoder", "greedy_paths", "sequence_probabilities"]
+__all__ = [
+    "CtcDecoder",
+    "Reading",
+    "WordSteps",
+    "greedy_paths",
+    "path_labels",
+    "sequence_probabilities",
+    "split_words",
+]

@@ -5,6 +5,10 @@ The blank is a class (the `_` padding token of the line data sets).
     >>> probabilities = np.eye(3)[[[0, 0, 2, 0, 1, 1, 2]]] * 0.98 + 0.01   # 7 steps over classes a, b and the blank
     >>> greedy_paths(probabilities, blank=2)
     [[0, 0, 1]]
+    >>> path_labels(probabilities[0].argmax(axis=-1), blank=2)   # and the first and last step each label fires at
+    ([0, 0, 1], array([[0, 1],
+           [3, 3],
+           [4, 5]]))
     >>> sequence_probabilities(probabilities, [[0, 0, 1]], blank=2).round(3)
     array([0.99])
 """
@@ -27,6 +31,24 @@ def greedy_paths(probabilities: np.ndarray, blank: int) -> list[list[int]]:
     new[:, 1:] = best[:, 1:] != best[:, :-1]
     keep = new & (best != blank)
     return [row[mask].tolist() for row, mask in zip(best, keep, strict=True)]
+
+
+def path_labels(path: np.ndarray, blank: int, start: int | None = None) -> tuple[list[int], np.ndarray]:
+    """The labels a path (a class per step) reads, and the first and last step of each (labels, 2): where it fires.
+
+    The path's runs of one class are merged, the blank's dropped; a run of `start` (the class the path is taken to
+    start after: flashlight's start token) at its beginning reads nothing either.
+    """
+    path = np.asarray(path)
+    if not len(path):
+        return [], np.zeros((0, 2), dtype=np.int64)
+    firsts = np.flatnonzero(np.concatenate([[True], path[1:] != path[:-1]]))
+    lasts = np.append(firsts[1:], len(path)) - 1
+    classes = path[firsts]
+    read = classes != blank
+    if start is not None:
+        read[0] &= classes[0] != start
+    return classes[read].tolist(), np.stack([firsts[read], lasts[read]], axis=1)
 
 
 def sequence_probabilities(probabilities: np.ndarray, sequences: Sequence[Sequence[int]], blank: int) -> np.ndarray:

@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from flashlight.lib.text.decoder import CriterionType, LexiconFreeDecoder, LexiconFreeDecoderOptions, ZeroLM
@@ -21,7 +22,7 @@ from flashlight.lib.text.decoder.kenlm import KenLM
 from flashlight.lib.text.dictionary import Dictionary
 
 from text_recognizer.decoding.arpa import MARKERS, SPACE_TOKEN, read_arpa_summary
-from text_recognizer.decoding.ctc import greedy_paths, sequence_probabilities
+from text_recognizer.decoding.ctc import path_labels, sequence_probabilities
 
 # Beam search's pruning, which sets its speed (chosen on IAM's validation split: see training/tune_decoder.py). At
 # each step it tries the likeliest BEAM_SIZE_TOKEN classes, and drops readings scoring more than BEAM_THRESHOLD
@@ -33,6 +34,16 @@ BEAM_THRESHOLD = 6.0
 SURE_BLANK = 1e-3
 # Probabilities are floored here before their log: a softmax can round to 0.
 _TINY = float(np.finfo(np.float32).tiny)
+
+
+class Reading(NamedTuple):
+    """One line's reading: its labels, the confidence in them (see `CtcDecoder.decode`), and where each label fires:
+    the first and last step (labels, 2) of its run in the best path (greedy) or in the best reading's alignment (beam
+    search)."""
+
+    labels: list[int]
+    confidence: float
+    steps: np.ndarray
 
 
 @functools.lru_cache(maxsize=2)
@@ -133,15 +144,26 @@ class CtcDecoder:
         language model nor the length bonus plays a part) per label, i.e. P(sequence | outputs) ** (1 / length): a
         line of 40 characters each read at 0.95 has probability 0.13, but reads as sure as each of its characters.
         """
+        readings = self.read(probabilities)
+        return [reading.labels for reading in readings], np.array([reading.confidence for reading in readings])
+
+    def read(self, probabilities: np.ndarray) -> list[Reading]:
+        """What `decode` reads, line by line, with the steps where each label fires (see `Reading`)."""
         probabilities = np.asarray(probabilities, dtype=np.float32)
         if probabilities.ndim != 3 or probabilities.shape[2] != len(self.tokens):
             raise ValueError(f"Expected outputs (batch, steps, {len(self.tokens)}), not {probabilities.shape}")
         if self.beam_width == 1 and self._language_model is None:
-            sequences = greedy_paths(self._scores(probabilities) if self.length_bonus else probabilities, self.blank)
+            scores = self._scores(probabilities) if self.length_bonus else probabilities
+            paths = [path_labels(path, self.blank) for path in scores.argmax(axis=-1)]
         else:
-            sequences = [self._search(line) for line in probabilities]
+            paths = [self._search(line) for line in probabilities]
+        sequences = [labels for labels, _ in paths]
         lengths = np.array([max(len(sequence), 1) for sequence in sequences])
-        return sequences, sequence_probabilities(probabilities, sequences, self.blank) ** (1 / lengths)
+        confidences = sequence_probabilities(probabilities, sequences, self.blank) ** (1 / lengths)
+        return [
+            Reading(labels, float(confidence), steps)
+            for (labels, steps), confidence in zip(paths, confidences, strict=True)
+        ]
 
     def _scores(self, probabilities: np.ndarray) -> np.ndarray:
         """Log-probabilities, with the length bonus on every class but the blank."""
@@ -149,11 +171,13 @@ class CtcDecoder:
         scores[..., np.arange(len(self.tokens)) != self.blank] += self.length_bonus
         return scores
 
-    def _search(self, probabilities: np.ndarray) -> list[int]:
-        """The best reading of one line's outputs (steps, classes), by flashlight's beam search."""
+    def _search(self, probabilities: np.ndarray) -> tuple[list[int], np.ndarray]:
+        """The best reading of one line's outputs (steps, classes), by flashlight's beam search, and the first and last
+        step where each of its labels fires."""
         sure = probabilities[:, self.blank] > 1 - SURE_BLANK
         sure[1:] &= sure[:-1].copy()
-        emissions = np.ascontiguousarray(self._scores(probabilities[~sure]))
+        searched = np.flatnonzero(~sure)
+        emissions = np.ascontiguousarray(self._scores(probabilities[searched]))
         steps, classes = emissions.shape
         options = LexiconFreeDecoderOptions(
             beam_size=self.beam_width,
@@ -168,8 +192,8 @@ class CtcDecoder:
         language_model = ZeroLM() if self._language_model is None else self._language_model
         decoder = LexiconFreeDecoder(options, language_model, self._start, self.blank, [])
         best = decoder.decode(emissions.ctypes.data, steps, classes)[0]
-        # Its tokens: the start, one per step, the end. A token is read where it differs from the one before (so a
-        # space right at the start is the start's) and is no blank.
-        path = np.array(best.tokens[: steps + 1])
-        read = (path[1:] != path[:-1]) & (path[1:] != self.blank)
-        return path[1:][read].tolist()
+        # Its tokens: the start, one per step searched, the end. A token is read where it differs from the one before
+        # (so a space right at the start is the start's) and is no blank; it fires at the steps searched it holds (a
+        # step skipped is the blank's).
+        labels, fired = path_labels(np.array(best.tokens[1 : steps + 1]), self.blank, self._start)
+        return labels, searched[fired]

@@ -6,17 +6,24 @@
 >>> LinePredictor("emnist_lines").predict("text_recognizer/tests/support/emnist_lines/2.png").text
 'fathers in the forest'
 >>> LinePredictor("iam", decoder={}).predict(...)   # greedy, without the language model
+
+Each line's words come from where the network fires their characters (see `word_boxes`), boxed in the line's pixels:
+
+>>> LinePredictor("iam").predict("text_recognizer/tests/support/iam_lines/f02-020-07.png").lines[0].words[0]
+Word(box=(3, 2, 75, 32), text='taken', confidence=0.97...)
 """
 
+import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
+import cv2
 import numpy as np
 
 from text_recognizer.artifacts import ARTIFACTS_DIRNAME, load_artifact
-from text_recognizer.decoding import CtcDecoder
-from text_recognizer.predictors.base import Line, Prediction, Predictor
-from text_recognizer.preprocessing import prepare
+from text_recognizer.decoding import CtcDecoder, WordSteps, split_words
+from text_recognizer.predictors.base import Box, Line, Prediction, Predictor, Word
+from text_recognizer.preprocessing import line_scale, prepare
 
 #: The shipped artifact each data set's predictor loads.
 SHIPPED_MODELS = {
@@ -34,6 +41,27 @@ BATCH_SIZE = 32
 TRAILING_BACKGROUND = 128
 WIDTH_STEP = 64
 DECODER_KEYS = ("beam_width", "language_model", "lm_weight", "length_bonus")
+# A word's box: the columns from the step where its first character fires to the step where its last one does
+# (a CTC network fires a character at a step or two of it, often its left part), widened by this many of the line's
+# character widths on each side (but not past halfway to the next word's steps), then cut to the line's ink there
+# and to the rows of that ink. Ink is what the prepared line (white on black) holds brighter than INK_LEVEL; the
+# line's, the strokes reaching its core (the rows holding at least CORE_INK of the most ink a row holds) and the marks
+# near it: a crop from a page also holds the lines above and below, whose descenders and ascenders would stretch a
+# word's box.
+WORD_PADDING = 1.0
+INK_LEVEL = 96
+CORE_INK = 0.5
+
+
+class _Reading(NamedTuple):
+    """One line's reading: its text, confidence and words (in steps of the network's outputs), the number of steps
+    and the input width the line ran at."""
+
+    text: str
+    confidence: float
+    words: list[WordSteps]
+    steps: int
+    width: int
 
 
 def best_shipped_dataset() -> str:
@@ -77,12 +105,18 @@ class LinePredictor(Predictor):
         return CtcDecoder(self.classes, self.blank, **arguments)
 
     def predict_pages(self, pages: Sequence[np.ndarray]) -> list[Prediction]:
-        """Each page is one line."""
-        read = self.read_prepared([prepare(page, self.artifact.spec["preprocessing"]) for page in pages])
-        return [
-            Prediction(text, confidence, (Line((0, 0, page.shape[1], page.shape[0]), text, confidence),))
-            for page, (text, confidence) in zip(pages, read, strict=True)
-        ]
+        """Each page is one line; its words' boxes in its pixels."""
+        spec = self.artifact.spec["preprocessing"]
+        images = [prepare(page, spec) for page in pages]
+        predictions = []
+        for page, image, reading in zip(pages, images, self._read(images), strict=True):
+            boxes = word_boxes(
+                image, reading.words, reading.steps, reading.width, line_scale(page.shape, spec), page.shape
+            )
+            words = tuple(Word(box, word.text, word.confidence) for box, word in zip(boxes, reading.words, strict=True))
+            line = Line((0, 0, page.shape[1], page.shape[0]), reading.text, reading.confidence, words=words)
+            predictions.append(Prediction(reading.text, reading.confidence, (line,)))
+        return predictions
 
     def read_prepared(self, images: Sequence[np.ndarray]) -> list[tuple[str, float]]:
         """(text, confidence) of lines already in the network's format (as the training data sets store them).
@@ -90,14 +124,17 @@ class LinePredictor(Predictor):
         Each line runs at a width of its own (see `_input_width`), with lines of that width: so a line reads the
         same alone or among others.
         """
+        return [(reading.text, reading.confidence) for reading in self._read(images)]
+
+    def _read(self, images: Sequence[np.ndarray]) -> list[_Reading]:
         widths = [self._input_width(image) for image in images]
-        results: dict[int, tuple[str, float]] = {}
+        results: dict[int, _Reading] = {}
         for width in sorted(set(widths)):
             indices = [i for i, w in enumerate(widths) if w == width]
             for start in range(0, len(indices), BATCH_SIZE):
                 chunk = indices[start : start + BATCH_SIZE]
                 batch = np.stack([_to_width(images[i], width) for i in chunk])
-                results.update(zip(chunk, self.read_outputs(self.artifact.run(batch)), strict=True))
+                results.update(zip(chunk, self._readings(self.artifact.run(batch), width), strict=True))
         return [results[i] for i in range(len(images))]
 
     def _input_width(self, image: np.ndarray) -> int:
@@ -107,15 +144,97 @@ class LinePredictor(Predictor):
 
     def read_outputs(self, probabilities: np.ndarray) -> list[tuple[str, float]]:
         """(text, confidence) of each line's network outputs (batch, positions, classes)."""
-        if self.decoder is None:  # a character per position, up to the first padding
-            labels, confidences = probabilities.argmax(axis=-1).tolist(), probabilities.max(axis=-1).prod(axis=-1)
-            texts = [
-                "".join(self.classes[label] for label in row).split(self.classes[self.blank], 1)[0] for row in labels
-            ]
+        return [(reading.text, reading.confidence) for reading in self._readings(probabilities, 0)]
+
+    def _readings(self, probabilities: np.ndarray, width: int) -> list[_Reading]:
+        """What each line's network outputs (batch, steps, classes) read, run `width` wide. A line's text is its
+        words' joined with single spaces (so its white space stripped and collapsed)."""
+        steps = probabilities.shape[1]
+        if self.decoder is None:  # a character per position, up to the first padding; each fires at its position
+            confidences = probabilities.max(axis=-1).prod(axis=-1)
+            labels = []
+            for row in probabilities.argmax(axis=-1).tolist():
+                labels.append(row[: row.index(self.blank)] if self.blank in row else row)
+            positions = np.repeat(np.arange(steps), 2).reshape(-1, 2)
+            read = [(row, positions[: len(row)]) for row in labels]
         else:
-            sequences, confidences = self.decoder.decode(probabilities)
-            texts = ["".join(self.classes[label] for label in sequence) for sequence in sequences]
-        return [(text.strip(), float(confidence)) for text, confidence in zip(texts, confidences, strict=True)]
+            readings = self.decoder.read(probabilities)
+            confidences = np.array([reading.confidence for reading in readings])
+            read = [(reading.labels, reading.steps) for reading in readings]
+        results = []
+        for (row, fired), line, confidence in zip(read, probabilities, confidences, strict=True):
+            words = split_words(self.classes, row, fired, line)
+            results.append(_Reading(" ".join(word.text for word in words), float(confidence), words, steps, width))
+        return results
+
+
+def word_boxes(
+    image: np.ndarray,
+    words: Sequence[WordSteps],
+    steps: int,
+    width: int,
+    scale: tuple[float, float],
+    shape: tuple[int, int],
+) -> list[Box]:
+    """The box of each word of a line `shape` high and wide, in its pixels, from `image` (the line prepared at
+    `scale`: `line_scale`) and the steps each word spans of the network's `steps` outputs for it run `width` wide
+    (step t covers the prepared columns from t * width / steps to (t + 1) * width / steps). See `WORD_PADDING`."""
+    if not words:
+        return []
+    columns_per_step = width / steps
+    image = image[:, :width]  # the columns read
+    ink = _line_ink(image)
+    inked_columns = np.asarray(ink.any(axis=0))
+    spans = [(word.first * columns_per_step, (word.last + 1) * columns_per_step) for word in words]
+    characters = sum(len(word.text) for word in words) + len(words) - 1
+    padding = WORD_PADDING * (spans[-1][1] - spans[0][0]) / characters
+    boxes = []
+    for i, (left, right) in enumerate(spans):
+        low = max(left - padding, (spans[i - 1][1] + left) / 2 if i else 0.0)
+        high = min(right + padding, (right + spans[i + 1][0]) / 2 if i + 1 < len(spans) else float(image.shape[1]))
+        x0, x1 = max(0, math.floor(low)), min(image.shape[1], math.ceil(high))
+        inked = np.flatnonzero(inked_columns[x0:x1])
+        if len(inked):
+            x0, x1 = x0 + int(inked[0]), x0 + int(inked[-1]) + 1
+        rows = np.flatnonzero(ink[:, x0:x1].any(axis=1))
+        y0, y1 = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, image.shape[0])
+        boxes.append(_to_line(x0, y0, x1, y1, scale, shape))
+    return boxes
+
+
+def _line_ink(image: np.ndarray) -> np.ndarray:
+    """Where a prepared line (white ink on black) holds its own ink: the strokes through its core and the marks near
+    it (see `CORE_INK`)."""
+    ink = (image > INK_LEVEL).astype(np.uint8)
+    profile = cv2.reduce(ink, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+    if not profile.any():
+        return ink.astype(bool)
+    # The core: the band of rows holding CORE_INK of the fullest one's ink, around it.
+    core = profile >= CORE_INK * profile.max()
+    fullest = int(profile.argmax())
+    top = 0 if core[: fullest + 1].all() else fullest - int(np.argmin(core[fullest::-1])) + 1
+    bottom = len(core) if core[fullest:].all() else fullest + int(np.argmin(core[fullest:]))
+    count, components = cv2.connectedComponents(ink, connectivity=8)
+    labels = np.asarray(components, dtype=np.int32)
+    inked = ink.view(bool)
+    line = np.zeros(count, dtype=bool)
+    line[labels[top:bottom][inked[top:bottom]]] = True  # strokes through the core
+    far = np.zeros(count, dtype=bool)  # strokes reaching more than the core's height from it
+    above, below = max(0, 2 * top - bottom), 2 * bottom - top
+    far[labels[:above][inked[:above]]] = True
+    far[labels[below:][inked[below:]]] = True
+    line |= ~far
+    line[0] = False  # the background
+    return np.take(line, labels)
+
+
+def _to_line(x0: float, y0: float, x1: float, y1: float, scale: tuple[float, float], shape: tuple[int, int]) -> Box:
+    """The box from (x0, y0) to (x1, y1) in the prepared line's pixels, in the line's (`shape` high and wide)."""
+    left = min(max(0, math.floor(x0 / scale[0])), shape[1] - 1)
+    top = min(max(0, math.floor(y0 / scale[1])), shape[0] - 1)
+    right = max(left + 1, min(shape[1], math.ceil(x1 / scale[0])))
+    bottom = max(top + 1, min(shape[0], math.ceil(y1 / scale[1])))
+    return left, top, right - left, bottom - top
 
 
 def _ink_width(image: np.ndarray) -> int:

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from text_recognizer.artifacts import load_artifact
-from text_recognizer.predictors.base import Box, Line, Prediction, Predictor
+from text_recognizer.predictors.base import Box, Line, Prediction, Predictor, Word
 from text_recognizer.predictors.line import LinePredictor
 from text_recognizer.preprocessing import prepare_page, prepare_paragraph
 
@@ -89,6 +89,19 @@ def _merge_fragments(regions: list[Box]) -> list[Box]:
     return merged
 
 
+def _placed(line: Line, box: Box, kind: str = "handwritten", turn: tuple[float, tuple[int, int]] | None = None) -> Line:
+    """A line read from the crop `box` of a page, in the page's pixels: its box and words' moved by the box's corner,
+    then, for a page `deskew`ed by `turn`'s angle (`turn`: it and the page's shape before), through `_unturn`."""
+    x, y = box[:2]
+
+    def place(inner: Box) -> Box:
+        moved = (x + inner[0], y + inner[1], inner[2], inner[3])
+        return moved if turn is None else _unturn(moved, *turn)
+
+    words = tuple(Word(place(word.box), word.text, word.confidence) for word in line.words)
+    return Line(place((0, 0, box[2], box[3])), line.text, line.confidence, kind, words)
+
+
 class ParagraphTextRecognizer(Predictor):
     """Loads the shipped line detector and the line predictor for `line_model` (IAM's by default).
 
@@ -115,7 +128,7 @@ class ParagraphTextRecognizer(Predictor):
         for page, page_maps, scale in zip(pages, maps, scales, strict=True):
             boxes = line_boxes(page_maps, scale, page.shape)
             read = self.line_predictor.predict_pages([page[y : y + h, x : x + w] for x, y, w, h in boxes])
-            lines = tuple(Line(box, p.text, p.confidence) for box, p in zip(boxes, read, strict=True))
+            lines = tuple(_placed(p.lines[0], box) for box, p in zip(boxes, read, strict=True))
             confidence = min((line.confidence for line in lines), default=0.0)
             predictions.append(Prediction("\n".join(line.text for line in lines), confidence, lines))
         return predictions
@@ -199,7 +212,7 @@ class PageTextRecognizer(Predictor):
         found = page_lines(self.detector.run(image[None])[0], scale, straight.shape)
         read = self.line_predictor.predict_pages([straight[y : y + h, x : x + w] for (x, y, w, h), _ in found])
         lines = tuple(
-            Line(box if straight is page else _unturn(box, angle, page.shape), p.text, p.confidence, kind)
+            _placed(p.lines[0], box, kind, None if straight is page else (angle, page.shape))
             for (box, kind), p in zip(found, read, strict=True)
         )
         handwritten = [line for line in lines if line.kind == "handwritten"]

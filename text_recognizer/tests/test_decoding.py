@@ -96,6 +96,17 @@ def test_confidences_are_sequence_probabilities_per_label() -> None:
     assert np.all((0 < confidences) & (confidences <= 1))
 
 
+@pytest.mark.parametrize("beam_width", [1, 8])
+def test_read_is_what_decode_reads_with_where_it_fires(beam_width: int) -> None:
+    probabilities = random_outputs(6, peakiness=4.0)
+    decoder = CtcDecoder(TOKENS, BLANK, beam_width=beam_width)
+    sequences, confidences = decoder.decode(probabilities)
+    readings = decoder.read(probabilities)
+    assert [reading.labels for reading in readings] == sequences
+    assert np.allclose([reading.confidence for reading in readings], confidences)
+    assert all(reading.steps.shape == (len(reading.labels), 2) for reading in readings)
+
+
 def decode(probabilities: np.ndarray, beam_width: int = 1) -> tuple[list[list[int]], np.ndarray]:
     """Decoded with the last class as the blank."""
     classes = probabilities.shape[-1]
@@ -166,6 +177,7 @@ def test_the_package_imports_only_numpy_and_flashlight() -> None:
         "text_recognizer.decoding.arpa",
         "text_recognizer.decoding.ctc",
         "text_recognizer.decoding.decoder",
+        "text_recognizer.decoding.words",
     }
 
 

@@ -36,6 +36,7 @@ def _cer_of_variants(predictor: LinePredictor, variant) -> float:
         prediction = predictor.predict(variant(read_image(SUPPORT_DIRNAME / name)))
         predicted = prediction.text
         assert 0 <= prediction.confidence <= 1 and [line.text for line in prediction.lines] == [predicted]
+        assert " ".join(word.text for word in prediction.lines[0].words) == predicted
         assert character_error_rate([predicted], [text]) <= MAX_LINE_CER, (predicted, text)
         predictions.append(predicted)
         targets.append(text)

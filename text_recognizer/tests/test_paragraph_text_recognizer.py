@@ -64,6 +64,16 @@ def test_reads_support_paragraphs(recognizer: ParagraphTextRecognizer, name: str
     boxes = [line.box for line in result.lines]
     assert all(x >= 0 and y >= 0 and x + w <= width and y + h <= height for x, y, w, h in boxes)
     assert all(0 <= line.confidence <= 1 for line in result.lines)
+    # Each line's words: their texts join to its text, their boxes lie inside its box, left to right.
+    for line in result.lines:
+        assert " ".join(word.text for word in line.words) == line.text
+        x, y, w, h = line.box
+        assert all(
+            x <= wx and y <= wy and wx + ww <= x + w and wy + wh <= y + h
+            for wx, wy, ww, wh in (word.box for word in line.words)
+        )
+        lefts = [word.box[0] for word in line.words]
+        assert lefts == sorted(lefts)
     assert character_error_rate([result.text], [truth]) <= MAX_PAGE_CER, result.text
 
 
