@@ -24,6 +24,7 @@ METHODS = {
     "character": ("size",),
     "fixed_height_line": ("height", "min_width", "max_width"),
     "line": ("height", "max_width"),
+    "found_line": ("height", "max_width", "margin"),
     "paragraph": ("size",),
     "page": ("width", "multiple"),
 }
@@ -78,6 +79,112 @@ def _fitted_width(shape: tuple[int, int], height: int, max_width: int) -> tuple[
 def prepare_line(page: np.ndarray, height: int, max_width: int) -> tuple[np.ndarray, int]:
     """A line cut from a real page (IAM's lines): ink normalized, then `fit_to_shape`; also its unsqueezed width."""
     return fit_to_shape(normalize_ink(page), height, max_width)
+
+
+# Finding the line in a line image as people cut it: loosely, tilted, with strokes of the lines above and below.
+LINE_INK = 96  # a normalized pixel brighter than this is ink
+# A line's core is the band of rows holding at least this share of the fullest row's ink (its x-height); of several
+# bands, the one with the most ink, a band at the image's top or bottom edge (a neighbour, cut) counting this much.
+CORE_INK = 0.25
+EDGE_BAND_WEIGHT = 0.3
+# Strokes through the core are the line's; so are marks (dots, commas, accents) within this many core heights of it.
+MARK_REACH = 1.0
+# A stroke this share of the image's width long and this many times wider than high is a ruled line, not writing.
+RULE_WIDTH, RULE_ASPECT = 0.3, 15
+# Tilts tried (degrees), on the line shrunk to this height (a tilt shows in the rows' ink as well there); a line
+# tilted less than MIN_LINE_SKEW is left as it is.
+LINE_SKEW_ANGLES = np.arange(-5.0, 5.01, 0.5)
+SKEW_SEARCH_HEIGHT = 48
+MIN_LINE_SKEW = 1.0
+
+
+def own_ink(ink: np.ndarray) -> np.ndarray:
+    """Where a line image (white ink on black: normalized or prepared) holds its own writing, as a boolean mask: the
+    strokes through its core and the marks near it, without the neighbouring lines' strokes or ruled lines."""
+    mask = (ink > LINE_INK).astype(np.uint8)
+    _, components, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    labels = np.asarray(components, dtype=np.int32)
+    x, y, w, h = (stats[:, i] for i in range(4))
+    rule = (w > RULE_WIDTH * mask.shape[1]) & (w > RULE_ASPECT * h)
+    rule[0] = True  # the background
+    counts = np.bincount(np.nonzero(~rule[labels])[0], minlength=mask.shape[0]).astype(np.float32)
+    if not counts.any():
+        return np.zeros(mask.shape, bool)
+    # Each row's ink with its neighbours' (a line's rows then form one band, unbroken by the gaps between its words).
+    profile = np.asarray(cv2.blur(counts[:, None], (1, 9))).ravel()
+    core = profile >= CORE_INK * profile.max()
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], core.astype(np.int8), [0]])))
+
+    def weight(band: tuple[int, int]) -> float:
+        start, stop = band
+        return float(profile[start:stop].sum()) * (EDGE_BAND_WEIGHT if start == 0 or stop == len(core) else 1.0)
+
+    top, bottom = max(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True), key=weight)
+    reach = MARK_REACH * (bottom - top)
+    through = (y < bottom) & (y + h > top)
+    near = (y >= top - reach) & (y + h <= bottom + reach) & (y > 0) & (y + h < mask.shape[0])
+    return np.take((through | near) & ~rule, labels)
+
+
+def line_skew(ink: np.ndarray) -> float:
+    """The angle (degrees, counter-clockwise, for `cv2.getRotationMatrix2D`) that straightens a line image (white ink
+    on black): its rows' ink is most uneven, the line sharpest, when turned by it."""
+    scale = min(1.0, SKEW_SEARCH_HEIGHT / ink.shape[0])
+    small = cv2.resize(ink, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else ink
+    ys, xs = np.nonzero(small > LINE_INK)
+    if len(ys) < 2:
+        return 0.0
+    weights = small[ys, xs].astype(np.float64)
+    offsets = xs - small.shape[1] / 2
+
+    def sharpness(angle: float) -> float:
+        # Within a few degrees a turn is a shear: each ink pixel's row once turned.
+        rows = np.round(ys - offsets * np.tan(np.radians(angle))).astype(np.int64)
+        return float(np.var(np.bincount(rows - rows.min(), weights)))
+
+    return float(max(LINE_SKEW_ANGLES, key=sharpness))
+
+
+def find_line(page: np.ndarray, margin: int) -> tuple[np.ndarray, np.ndarray]:
+    """The line in a line image as a person cut it, as IAM cuts its lines: straightened, other lines' strokes and
+    rules painted over with paper, cut to its ink with `margin` pixels around; and the 2x3 affine matrix taking the
+    page's pixels to the cut's."""
+    paper = int(np.median(page[::4, ::4]))
+    ink = normalize_ink(page)
+    matrix: np.ndarray = np.eye(2, 3)
+    angle = line_skew(ink)
+    if abs(angle) >= MIN_LINE_SKEW:
+        height, width = page.shape
+        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
+        cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+        size = (int(height * sin + width * cos), int(height * cos + width * sin))  # grown: no corner is cut
+        matrix[:, 2] += (size[0] - width) / 2, (size[1] - height) / 2
+        page = cv2.warpAffine(page, matrix, size, flags=cv2.INTER_LINEAR, borderValue=paper)
+        ink = cv2.warpAffine(ink, matrix, size, flags=cv2.INTER_LINEAR, borderValue=0)
+    mine = own_ink(ink)
+    rows, columns = np.nonzero(mine)
+    if not len(rows):
+        return page, matrix
+    cleaned = np.where((ink > LINE_INK) & ~mine, np.uint8(paper), page)
+    y0, y1 = int(rows.min()) - margin, int(rows.max()) + 1 + margin
+    x0, x1 = int(columns.min()) - margin, int(columns.max()) + 1 + margin
+    pad = ((max(0, -y0), max(0, y1 - page.shape[0])), (max(0, -x0), max(0, x1 - page.shape[1])))
+    cut = np.pad(cleaned, pad, constant_values=paper)[y0 + pad[0][0] : y1 + pad[0][0], x0 + pad[1][0] : x1 + pad[1][0]]
+    matrix = matrix.copy()
+    matrix[:, 2] -= (x0, y0)
+    return np.ascontiguousarray(cut), matrix
+
+
+def prepare_line_input(page: np.ndarray, spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """A line as `prepare` prepares it for a line method, and the 2x3 affine matrix taking the page's pixels to the
+    prepared image's (the words' boxes go back through its inverse)."""
+    check_spec(spec)
+    matrix = np.eye(2, 3)
+    if spec["method"] == "found_line":
+        page, matrix = find_line(page, spec["margin"])
+        spec = {"method": "line", "height": spec["height"], "max_width": spec["max_width"]}
+    horizontal, vertical = line_scale(page.shape, spec)
+    return prepare(page, spec), np.diag([horizontal, vertical]) @ np.vstack([matrix, [0, 0, 1]])[:2]
 
 
 def prepare_fixed_height_line(page: np.ndarray, height: int, min_width: int, max_width: int) -> np.ndarray:
@@ -192,6 +299,8 @@ def prepare(page: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
         return prepare_fixed_height_line(page, **params)
     if spec["method"] == "line":
         return prepare_line(page, **params)[0]
+    if spec["method"] == "found_line":
+        return prepare_line(find_line(page, params["margin"])[0], params["height"], params["max_width"])[0]
     if spec["method"] == "page":
         return prepare_page(page, **params)[0]
     return prepare_paragraph(page, **params)[0]

@@ -23,7 +23,7 @@ import numpy as np
 from text_recognizer.artifacts import ARTIFACTS_DIRNAME, load_artifact
 from text_recognizer.decoding import CtcDecoder, WordSteps, split_words
 from text_recognizer.predictors.base import Box, Line, Prediction, Predictor, Word
-from text_recognizer.preprocessing import line_scale, prepare
+from text_recognizer.preprocessing import own_ink, prepare_line_input
 
 #: The shipped artifact each data set's predictor loads.
 SHIPPED_MODELS = {
@@ -44,13 +44,9 @@ DECODER_KEYS = ("beam_width", "language_model", "lm_weight", "length_bonus")
 # A word's box: the columns from the step where its first character fires to the step where its last one does
 # (a CTC network fires a character at a step or two of it, often its left part), widened by this many of the line's
 # character widths on each side (but not past halfway to the next word's steps), then cut to the line's ink there
-# and to the rows of that ink. Ink is what the prepared line (white on black) holds brighter than INK_LEVEL; the
-# line's, the strokes reaching its core (the rows holding at least CORE_INK of the most ink a row holds) and the marks
-# near it: a crop from a page also holds the lines above and below, whose descenders and ascenders would stretch a
-# word's box.
+# and to the rows of that ink: the line's own (`preprocessing.own_ink`), as a crop from a page also holds strokes of
+# the lines above and below, whose descenders and ascenders would stretch a word's box.
 WORD_PADDING = 1.0
-INK_LEVEL = 96
-CORE_INK = 0.5
 
 
 class _Reading(NamedTuple):
@@ -107,12 +103,10 @@ class LinePredictor(Predictor):
     def predict_pages(self, pages: Sequence[np.ndarray]) -> list[Prediction]:
         """Each page is one line; its words' boxes in its pixels."""
         spec = self.artifact.spec["preprocessing"]
-        images = [prepare(page, spec) for page in pages]
+        images, matrices = zip(*(prepare_line_input(page, spec) for page in pages), strict=True) if pages else ((), ())
         predictions = []
-        for page, image, reading in zip(pages, images, self._read(images), strict=True):
-            boxes = word_boxes(
-                image, reading.words, reading.steps, reading.width, line_scale(page.shape, spec), page.shape
-            )
+        for page, image, matrix, reading in zip(pages, images, matrices, self._read(images), strict=True):
+            boxes = word_boxes(image, reading.words, reading.steps, reading.width, matrix, page.shape)
             words = tuple(Word(box, word.text, word.confidence) for box, word in zip(boxes, reading.words, strict=True))
             line = Line((0, 0, page.shape[1], page.shape[0]), reading.text, reading.confidence, words=words)
             predictions.append(Prediction(reading.text, reading.confidence, (line,)))
@@ -173,17 +167,18 @@ def word_boxes(
     words: Sequence[WordSteps],
     steps: int,
     width: int,
-    scale: tuple[float, float],
+    matrix: np.ndarray,
     shape: tuple[int, int],
 ) -> list[Box]:
-    """The box of each word of a line `shape` high and wide, in its pixels, from `image` (the line prepared at
-    `scale`: `line_scale`) and the steps each word spans of the network's `steps` outputs for it run `width` wide
-    (step t covers the prepared columns from t * width / steps to (t + 1) * width / steps). See `WORD_PADDING`."""
+    """The box of each word of a line `shape` high and wide, in its pixels, from `image` (the line prepared, `matrix`
+    taking the line's pixels to its: `prepare_line_input`) and the steps each word spans of the network's `steps`
+    outputs for it run `width` wide (step t covers the prepared columns from t * width / steps to (t + 1) * width /
+    steps). See `WORD_PADDING`."""
     if not words:
         return []
     columns_per_step = width / steps
     image = image[:, :width]  # the columns read
-    ink = _line_ink(image)
+    ink = own_ink(image)
     inked_columns = np.asarray(ink.any(axis=0))
     spans = [(word.first * columns_per_step, (word.last + 1) * columns_per_step) for word in words]
     characters = sum(len(word.text) for word in words) + len(words) - 1
@@ -198,43 +193,26 @@ def word_boxes(
             x0, x1 = x0 + int(inked[0]), x0 + int(inked[-1]) + 1
         rows = np.flatnonzero(ink[:, x0:x1].any(axis=1))
         y0, y1 = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, image.shape[0])
-        boxes.append(_to_line(x0, y0, x1, y1, scale, shape))
+        boxes.append(_to_line(x0, y0, x1, y1, matrix, shape))
     return boxes
 
 
-def _line_ink(image: np.ndarray) -> np.ndarray:
-    """Where a prepared line (white ink on black) holds its own ink: the strokes through its core and the marks near
-    it (see `CORE_INK`)."""
-    ink = (image > INK_LEVEL).astype(np.uint8)
-    profile = cv2.reduce(ink, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
-    if not profile.any():
-        return ink.astype(bool)
-    # The core: the band of rows holding CORE_INK of the fullest one's ink, around it.
-    core = profile >= CORE_INK * profile.max()
-    fullest = int(profile.argmax())
-    top = 0 if core[: fullest + 1].all() else fullest - int(np.argmin(core[fullest::-1])) + 1
-    bottom = len(core) if core[fullest:].all() else fullest + int(np.argmin(core[fullest:]))
-    count, components = cv2.connectedComponents(ink, connectivity=8)
-    labels = np.asarray(components, dtype=np.int32)
-    inked = ink.view(bool)
-    line = np.zeros(count, dtype=bool)
-    line[labels[top:bottom][inked[top:bottom]]] = True  # strokes through the core
-    far = np.zeros(count, dtype=bool)  # strokes reaching more than the core's height from it
-    above, below = max(0, 2 * top - bottom), 2 * bottom - top
-    far[labels[:above][inked[:above]]] = True
-    far[labels[below:][inked[below:]]] = True
-    line |= ~far
-    line[0] = False  # the background
-    return np.take(line, labels)
-
-
-def _to_line(x0: float, y0: float, x1: float, y1: float, scale: tuple[float, float], shape: tuple[int, int]) -> Box:
-    """The box from (x0, y0) to (x1, y1) in the prepared line's pixels, in the line's (`shape` high and wide)."""
-    left = min(max(0, math.floor(x0 / scale[0])), shape[1] - 1)
-    top = min(max(0, math.floor(y0 / scale[1])), shape[0] - 1)
-    right = max(left + 1, min(shape[1], math.ceil(x1 / scale[0])))
-    bottom = max(top + 1, min(shape[0], math.ceil(y1 / scale[1])))
+def _to_line(x0: float, y0: float, x1: float, y1: float, matrix: np.ndarray, shape: tuple[int, int]) -> Box:
+    """The box bounding the box from (x0, y0) to (x1, y1) in the prepared line's pixels taken back to the line's
+    (`shape` high and wide) by the inverse of `matrix`, within the line."""
+    corners = np.array([[[x0, y0], [x1, y0], [x0, y1], [x1, y1]]], np.float64)
+    (left, top), (right, bottom) = _bounds(cv2.transform(corners, cv2.invertAffineTransform(matrix))[0], shape)
     return left, top, right - left, bottom - top
+
+
+def _bounds(points: np.ndarray, shape: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The top-left and bottom-right pixel corners bounding `points`, within an image `shape` high and wide, at least
+    one pixel apart."""
+    left = min(max(0, math.floor(points[:, 0].min())), shape[1] - 1)
+    top = min(max(0, math.floor(points[:, 1].min())), shape[0] - 1)
+    right = max(left + 1, min(shape[1], math.ceil(points[:, 0].max())))
+    bottom = max(top + 1, min(shape[0], math.ceil(points[:, 1].max())))
+    return (left, top), (right, bottom)
 
 
 def _ink_width(image: np.ndarray) -> int:

@@ -3,12 +3,24 @@ training caches bit for bit (with the preprocessing each shipped artifact names)
 
 import json
 from collections import defaultdict
+from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from text_recognizer.artifacts import ARTIFACTS_DIRNAME, SPEC_FILENAME
-from text_recognizer.preprocessing import as_page, check_spec, normalize_ink, prepare
+from text_recognizer.preprocessing import (
+    as_page,
+    check_spec,
+    find_line,
+    line_skew,
+    normalize_ink,
+    own_ink,
+    prepare,
+    prepare_line_input,
+)
+from text_recognizer.util import read_image
 
 EMNIST_LINES = {"method": "fixed_height_line", "height": 28, "min_width": 280, "max_width": 2240}
 
@@ -125,3 +137,49 @@ def test_iam_paragraphs_are_prepared_as_cached() -> None:
         assert np.array_equal(prepare(paragraph.crop, spec), dataset.x_test[index[paragraph.form_id]]), (
             paragraph.form_id
         )
+
+
+def _support_line(name: str = "a01-014-00.png") -> np.ndarray:
+    return as_page(read_image(Path(__file__).parent / "support" / "iam_lines" / name))
+
+
+def test_find_line_cuts_a_loose_crop_to_its_own_ink() -> None:
+    line = _support_line()
+    loose = np.full((line.shape[0] + 160, line.shape[1] + 120), 255, np.uint8)
+    loose[80 : 80 + line.shape[0], 60 : 60 + line.shape[1]] = line
+    loose[:12, 100:700] = 0  # the descenders of the line above, cut by the crop's top edge
+    loose[-30:-26, 20:-20] = 0  # a ruled line below
+    cut, matrix = find_line(loose, margin=8)
+    own = own_ink(normalize_ink(line))
+    rows, columns = np.nonzero(own)
+    # Cut to the line's own ink with the margin (to a pixel or two: the black strokes added change how dark the
+    # darkest ink is, so the ink's faintest edge); the neighbour's strokes and the rule are gone.
+    expected = (rows.max() - rows.min() + 17, columns.max() - columns.min() + 17)
+    assert np.abs(np.subtract(cut.shape, expected)).max() <= 2, (cut.shape, expected)
+    assert (cut[:6] > 200).all() and (cut[-6:] > 200).all()
+    np.testing.assert_allclose(matrix, [[1, 0, -(60 + columns.min() - 8)], [0, 1, -(80 + rows.min() - 8)]], atol=2)
+
+
+def test_find_line_straightens_a_tilted_line() -> None:
+    line = _support_line()
+    height, width = line.shape
+    turn = cv2.getRotationMatrix2D((width / 2, height / 2), 3, 1.0)
+    tilted = cv2.warpAffine(line, turn, (width, height + 80), borderValue=255)
+    assert line_skew(normalize_ink(tilted)) == pytest.approx(-3, abs=1)
+    assert abs(line_skew(normalize_ink(line))) < 1
+    cut, matrix = find_line(tilted, margin=8)
+    assert cut.shape[0] < height + 20  # straight again: about as high as the line, not as its tilted extent
+    assert abs(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0]))) == pytest.approx(3, abs=1)
+
+
+def test_prepare_line_input_gives_the_matrix_to_the_prepared_pixels() -> None:
+    line = _support_line()
+    spec = {"method": "line", "height": 64, "max_width": 1280}
+    image, matrix = prepare_line_input(line, spec)
+    np.testing.assert_array_equal(image, prepare(line, spec))
+    np.testing.assert_allclose(matrix[:, :2], np.diag([64 / line.shape[0]] * 2), rtol=0.02)
+    found = {"method": "found_line", "height": 64, "max_width": 1280, "margin": 8}
+    image, matrix = prepare_line_input(line, found)
+    np.testing.assert_array_equal(image, prepare(line, found))
+    cut, to_cut = find_line(line, 8)  # the cut, then scaled to 64 rows
+    np.testing.assert_allclose(matrix, to_cut * 64 / cut.shape[0], rtol=0.02)
