@@ -24,7 +24,7 @@ from text_recognizer.datasets.dataset import Dataset
 from text_recognizer.datasets.emnist_dataset import PADDING_TOKEN, EmnistDataset
 from text_recognizer.datasets.iam_dataset import Box, IamDataset, IamLine
 from text_recognizer.datasets.line_augmentation import augment_line_batch
-from text_recognizer.preprocessing import as_page, prepare_line
+from text_recognizer.preprocessing import as_page, find_line, prepare_line
 
 SPLITS = ("train", "validation", "test")
 # Bump when the way crops are made changes, so that no stale cache is reused.
@@ -68,6 +68,8 @@ class IamLinesDataset(Dataset):
         margin: page pixels kept around each official line box.
         max_length: length of the padded targets; longer lines (none in IAM, at most 93 characters) are left out.
         augment: whether `augment_batch` distorts training batches (see `line_augmentation`) or leaves them be.
+        find_line: whether each crop goes through `preprocessing.find_line` first (the "found_line" preparation), as a
+            predictor then prepares lines however loosely they are cut.
     """
 
     raw_name = IamDataset.raw_name
@@ -79,6 +81,7 @@ class IamLinesDataset(Dataset):
         margin: int = 8,
         max_length: int = 100,
         augment: bool = True,
+        find_line: bool = False,
     ):
         emnist = EmnistDataset()  # for its mapping only: no data is loaded
         self.mapping = emnist.mapping
@@ -87,7 +90,10 @@ class IamLinesDataset(Dataset):
         self.padding_label = self.inverse_mapping[PADDING_TOKEN]
         self.input_shape: tuple[int, ...] = (image_height, max_width)
         # How a line image becomes an input, here and at prediction (see `preprocessing.prepare`).
-        self.preprocessing = {"method": "line", "height": image_height, "max_width": max_width}
+        self.preprocessing: dict[str, Any] = {"method": "line", "height": image_height, "max_width": max_width}
+        if find_line:
+            self.preprocessing = {**self.preprocessing, "method": "found_line", "margin": margin}
+        self.find_line = find_line
         self.output_length = max_length
         self.image_height, self.max_width, self.margin, self.max_length = image_height, max_width, margin, max_length
         self.x_train = self.y_train = self.x_val = self.y_val = self.x_test = self.y_test = np.empty(0)
@@ -110,6 +116,8 @@ class IamLinesDataset(Dataset):
             "margin": self.margin,
             "max_length": self.max_length,
             "mapping": self.mapping,
+            # Only when set: the caches made before there was a choice keep their names.
+            **({"find_line": True} if self.find_line else {}),
         }
         return self.cache_filename("iam_lines", params)
 
@@ -142,6 +150,8 @@ class IamLinesDataset(Dataset):
                     too_long[split] += 1
                     continue
                 crop = as_page(crop_line(page, line.box, self.margin))
+                if self.find_line:  # the "found_line" preparation: `preprocessing.prepare` does the same
+                    crop = find_line(crop, self.margin)[0]
                 image, natural_width = prepare_line(crop, self.image_height, self.max_width)
                 if image.sum() / 255 < MIN_INK_PER_CHARACTER * max(len(text), 1) * self.image_height**2:
                     blank[split] += 1

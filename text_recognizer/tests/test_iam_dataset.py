@@ -305,3 +305,11 @@ def test_mirror_line_images(iam: IamDataset, iam_lines: IamLinesDataset) -> None
         assert np.median(image) == 0 and np.percentile(image, 99) > 150  # white ink on black
         assert "".join(iam_lines.mapping[label] for label in labels).rstrip("_") == text
     assert iam_lines.stats["replaced_characters"] == {}  # IAM's characters all are in the mapping
+
+
+def test_lines_found_before_preparing_are_another_preparation_and_cache() -> None:
+    plain, found = IamLinesDataset(), IamLinesDataset(find_line=True)
+    assert plain.preprocessing == {"method": "line", "height": 64, "max_width": 1280}
+    assert found.preprocessing == {"method": "found_line", "height": 64, "max_width": 1280, "margin": 8}
+    assert found.contract()["preprocessing"] == found.preprocessing  # what the artifact will declare
+    assert plain.processed_filename() != found.processed_filename()
