@@ -1,16 +1,19 @@
-"""Helpers of the API tests: real support images, a fake predictor and a local image server."""
+"""Helpers of the API tests: real support images, documents made of them, fake predictors, a local image server."""
 
 import base64
+import io
 import json
 import random
 import threading
 import time
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from text_recognizer.predictors import Prediction
+from text_recognizer.predictors import Line, Prediction, Word
 from text_recognizer.predictors.line import best_shipped_dataset
 
 SUPPORT_DIRNAME = Path(__file__).resolve().parents[2] / "text_recognizer" / "tests" / "support"
@@ -20,6 +23,10 @@ LINE_SUPPORT_DIRNAME = SUPPORT_DIRNAME / best_shipped_dataset()
 _PARAGRAPH_TEXTS = json.loads((SUPPORT_DIRNAME / "iam_paragraphs" / "texts.json").read_text())
 PARAGRAPH_IMAGE = SUPPORT_DIRNAME / "iam_paragraphs" / sorted(_PARAGRAPH_TEXTS)[0]
 PARAGRAPH_NUM_LINES = _PARAGRAPH_TEXTS[PARAGRAPH_IMAGE.name].count("\n") + 1
+# Whole scanned pages (1240x1771): the scan as IAM gives it and a binarized one.
+PAGE_SCAN = SUPPORT_DIRNAME / "iam_pages" / "a01-014.jpg"
+PAGE_BINARIZED = SUPPORT_DIRNAME / "iam_pages" / "a01-000x.png"
+DOCUMENT_PAGES = (PAGE_BINARIZED, PAGE_SCAN, PARAGRAPH_IMAGE)  # the pages of `pdf_of()`'s 3-page PDF, in order
 
 
 def expected_character(path: Path) -> str:
@@ -34,6 +41,24 @@ def line_texts() -> dict[Path, str]:
 
 def data_url(data: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64," + base64.b64encode(data).decode()
+
+
+def pdf_of(paths: Sequence[Path] = DOCUMENT_PAGES, dpi: int = 300) -> bytes:
+    """A PDF of one page per image, each image filling its page at `dpi` (read at 300 dpi: as many pixels)."""
+    images = [Image.open(path).convert("L") for path in paths]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="PDF", save_all=True, append_images=images[1:], resolution=dpi)
+    return buffer.getvalue()
+
+
+def tiff_of(paths: Sequence[Path], sixteen_bits: bool = False) -> bytes:
+    """A multi-page TIFF of the images, in 16-bit greyscale if asked (as some scanners write)."""
+    images = [Image.open(path).convert("L") for path in paths]
+    if sixteen_bits:
+        images = [Image.fromarray(np.asarray(image).astype(np.uint16) * 257) for image in images]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="TIFF", save_all=True, append_images=images[1:], compression="tiff_deflate")
+    return buffer.getvalue()
 
 
 def mutated(data: bytes, rng: random.Random) -> bytes:
@@ -70,6 +95,25 @@ class FakePredictor:
         with self._count_lock:
             self.running -= 1
         return Prediction("fake", 0.5)
+
+
+class FakePagePredictor:
+    """Reads two lines of two words on any page, fast: a handwritten one (confidence 0.9) in its upper half and a
+    printed one (0.3) in its lower; their text tells the page's size ("page 1240x1771"). Keeps the images given."""
+
+    def __init__(self) -> None:
+        self.images: list[np.ndarray] = []
+
+    def predict(self, image: np.ndarray) -> Prediction:
+        self.images.append(image)
+        height, width = image.shape
+        lines = []
+        for top, kind, confidence in ((height // 5, "handwritten", 0.9), (height * 3 // 5, "printed", 0.3)):
+            x, y, w, h = width // 10, top, width * 8 // 10, max(height // 10, 1)
+            size = f"{width}x{height}"
+            words = (Word((x, y, w // 3, h), "page", confidence), Word((x + w // 2, y, w // 2, h), size, confidence))
+            lines.append(Line((x, y, w, h), " ".join(word.text for word in words), confidence, kind, words))
+        return Prediction("\n".join(line.text for line in lines), 0.3, tuple(lines))
 
 
 class ImageServer(ThreadingHTTPServer):

@@ -4,6 +4,7 @@ import io
 import ipaddress
 import json
 import logging
+import re
 import socket
 import struct
 import time
@@ -208,6 +209,11 @@ def test_ui_page_is_served(client: FlaskClient) -> None:
     response = client.get("/ui")
     assert response.status_code == 200 and response.mimetype == "text/html"
     assert b"/v1/predict" in response.data
+
+
+def test_ui_page_loads_nothing_from_elsewhere(client: FlaskClient) -> None:
+    page = client.get("/ui").get_data(as_text=True)
+    assert set(re.findall(r"(?:https?:)?//[\w.-]+[^\s\"'`)]*", page)) <= {"http://www.w3.org/2000/svg"}  # a name only
 
 
 # Bad input: a JSON error with the right status, never the catch-all handler.

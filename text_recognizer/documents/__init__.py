@@ -3,8 +3,11 @@ searchable PDF.
 
     >>> from text_recognizer.documents import FORMATS, read_document
     >>> from text_recognizer.predictors import load_predictor
-    >>> document = read_document("scan.pdf", load_predictor("page"), name="scan")
-    >>> Path("scan.alto.xml").write_bytes(FORMATS["alto"].write(document))
+    >>> scan = "text_recognizer/tests/support/iam_pages/a01-014.jpg"
+    >>> document = read_document(scan, load_predictor("page"), "a01-014")
+    >>> alto = FORMATS["alto"]
+    >>> document.name + alto.extension, alto.media_type, alto.write(document)[:5]
+    ('a01-014.alto.xml', 'application/xml', b'<?xml')
 
 A request's data flow: bytes -> `readers.read_pages` (pages as arrays) -> a predictor -> the document model
 (`model.Document`: pages -> lines -> words) -> one writer per format. PAGE XML holds one page a file: write a longer

@@ -1,12 +1,17 @@
 """ALTO 4.4 (the Library of Congress' layout and text format; kraken, Tesseract and eScriptorium read it).
 
+    >>> from text_recognizer.documents import read_document
+    >>> from text_recognizer.predictors import load_predictor
+    >>> scan = "text_recognizer/tests/support/iam_pages/a01-014.jpg"
+    >>> document = read_document(scan, load_predictor("page"), "a01-014")
     >>> from text_recognizer.documents import alto
-    >>> alto.write(document)[:60]
-    b"<?xml version='1.0' encoding='UTF-8'?>\\n<alto xmlns=..."
+    >>> alto.write(document).splitlines()[1].split(b" xmlns:xsi")[0]
+    b'<alto xmlns="http://www.loc.gov/standards/alto/ns-v4#"'
 
 One `Page` per page (`WIDTH`/`HEIGHT` in pixels, `MeasurementUnit` pixel), a `TextBlock` per run of lines of one kind,
 a `TextLine` per line with its `String`s (a word each, `WC` its confidence) and `SP` between them. A line's kind is a
-tag: `TAGREFS` points at the `OtherTag` "handwritten" or "printed" declared under `Tags`, as kraken marks line types.
+tag, as kraken marks its line types: `TAGREFS` points at the `OtherTag` (`TYPE` "kind") "handwritten" or "printed"
+declared under `Tags`.
 """
 
 import xml.etree.ElementTree as ET
@@ -42,7 +47,8 @@ def write(document: Document) -> bytes:
     child(software, "softwareName").text = "Text Recognizer"
     tags = child(root, "Tags")
     for kind in KINDS:
-        child(tags, "OtherTag", {"ID": f"KIND_{kind}", "LABEL": kind, "DESCRIPTION": f"{kind} text"})
+        child(tags, "OtherTag", {"ID": f"KIND_{kind}", "TYPE": "kind", "LABEL": kind,
+                                 "DESCRIPTION": f"{kind} text"})  # fmt: skip
     layout = child(root, "Layout")
     for p, page in enumerate(document.pages, 1):
         page_element = child(layout, "Page", {"ID": f"page_{p}", "PHYSICAL_IMG_NR": str(p),

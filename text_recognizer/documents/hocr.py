@@ -1,7 +1,12 @@
 """hOCR 1.2: XHTML whose elements carry the layout in their classes and `title` properties (Tesseract writes it).
 
+    >>> from text_recognizer.documents import read_document
+    >>> from text_recognizer.predictors import load_predictor
+    >>> scan = "text_recognizer/tests/support/iam_pages/a01-014.jpg"
+    >>> document = read_document(scan, load_predictor("page"), "a01-014")
     >>> from text_recognizer.documents import hocr
-    >>> hocr.write(document)   # b'<?xml ...<div class="ocr_page" id="page_1" title="image &quot;scan&quot;; bbox ...'
+    >>> b'title="image &quot;a01-014&quot;; bbox 0 0 1240 1771; ppageno 0"' in hocr.write(document)
+    True
 
 A `div.ocr_page` per page (`bbox` of the page, `ppageno` from 0), a `div.ocr_carea` and `p.ocr_par` per run of lines of
 one kind, a `span.ocr_line` per line and a `span.ocrx_word` per word, each with its `bbox x0 y0 x1 y1` (pixels) and

@@ -1,8 +1,13 @@
 """JSON: `{"pages": [{"width", "height", "lines": [{"box", "text", "confidence", "kind", "words": [...]}]}]}`.
 
+    >>> from text_recognizer.documents import read_document
+    >>> from text_recognizer.predictors import load_predictor
+    >>> scan = "text_recognizer/tests/support/iam_pages/a01-014.jpg"
+    >>> document = read_document(scan, load_predictor("page"), "a01-014")
+    >>> import json
     >>> from text_recognizer.documents import json_document
-    >>> json.loads(json_document.write(document))["pages"][0]["lines"][0]["words"][0]
-    {'box': [x, y, width, height], 'text': 'Sir', 'confidence': 0.97...}
+    >>> sorted(json.loads(json_document.write(document))["pages"][0]["lines"][0]["words"][0])
+    ['box', 'confidence', 'text']
 
 Boxes are `[x, y, width, height]` in the pixels of the page image read (a PDF's at its `dpi`, 300).
 """

@@ -1,8 +1,12 @@
 """PAGE XML 2019-07-15 (PRImA's page content format; Transkribus, eScriptorium, OCR-D and kraken exchange it).
 
-    >>> from text_recognizer.documents import page_xml
-    >>> page_xml.write(Document("scan", (page,)))[:60]
-    b"<?xml version='1.0' encoding='UTF-8'?>\\n<PcGts xmlns=..."
+    >>> from text_recognizer.documents import read_document
+    >>> from text_recognizer.predictors import load_predictor
+    >>> scan = "text_recognizer/tests/support/iam_pages/a01-014.jpg"
+    >>> document = read_document(scan, load_predictor("page"), "a01-014")
+    >>> from text_recognizer.documents import Document, page_xml
+    >>> page_xml.write(Document("a01-014", document.pages[:1])).splitlines()[1].split(b" xmlns:xsi")[0]
+    b'<PcGts xmlns="http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"'
 
 A PAGE file holds one page: `write` takes a one-page document (split a longer one: `Document(name, (page,))`). A
 `TextRegion` per run of lines of one kind, a `TextLine` per line with its `Word`s, each with its `Coords` (the box's

@@ -1,20 +1,23 @@
 """Documents in (images, multi-page TIFFs, PDFs) and out (text, JSON, ALTO, PAGE XML, hOCR, searchable PDF)."""
 
+import base64
 import io
 import json
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 from reportlab.pdfgen.canvas import Canvas
 
 from text_recognizer.documents import FORMATS, Document, DocumentError, Page, read_document, read_pages
 from text_recognizer.metrics import character_error_rate
-from text_recognizer.predictors import Line, Prediction, Word, load_predictor
+from text_recognizer.predictors import Line, Prediction, Predictor, Word, load_predictor
 
 SUPPORT_DIRNAME = Path(__file__).parent / "support"
 PARAGRAPHS = SUPPORT_DIRNAME / "iam_paragraphs"
@@ -102,16 +105,46 @@ def test_reads_each_pdf_page_at_300_dpi() -> None:
     ("data", "message"),
     [
         (b"", "Empty"),
-        (b"not a document at all", "Not a readable image"),
+        (b"not a document at all", "Not a readable image: neither an image"),
+        (_png(np.random.default_rng(0).integers(0, 256, (60, 60), np.uint8))[:2000], "Not a readable image"),
         (b"%PDF-1.4\nnot really", "Not a readable PDF"),
         (_pdf([np.zeros((10, 10), np.uint8)], password="secret"), "encrypted"),
         (_pdf([np.zeros((10, 10), np.uint8)] * 4), "at most 3 pages"),
         (_png(np.zeros((100, 100), np.uint8)), "larger than 5000 pixels"),
     ],
+    ids=["empty", "unknown", "bad pdf", "truncated png", "encrypted", "too many pages", "too many pixels"],
 )
 def test_unreadable_documents_are_document_errors(data: bytes, message: str) -> None:
     with pytest.raises(DocumentError, match=message):
         read_pages(data, max_pages=3, max_pixels=5000)
+
+
+def test_a_tiff_of_too_many_or_too_large_pages_is_refused() -> None:
+    frames = [Image.fromarray(np.zeros((10, 10), np.uint8)) for _ in range(3)] + [Image.new("L", (100, 100))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="TIFF", save_all=True, append_images=frames[1:])
+    with pytest.raises(DocumentError, match="has 4 pages; a document may have at most 3 pages"):
+        read_pages(buffer.getvalue(), max_pages=3)
+    with pytest.raises(DocumentError, match="Page 4 of the image of 100x100 pixels is larger than 5000 pixels"):
+        read_pages(buffer.getvalue(), max_pixels=5000)
+
+
+def test_reads_paths_and_data_urls(tmp_path: Path) -> None:
+    data = _png(np.full((20, 30), 77, np.uint8))
+    (tmp_path / "page.png").write_bytes(data)
+    data_url = "data:image/png;base64," + base64.b64encode(data).decode()
+    for source in (tmp_path / "page.png", str(tmp_path / "page.png"), data_url):
+        assert int(read_pages(source)[0].image[0, 0]) == 77
+    with pytest.raises(DocumentError, match="No document file at"):
+        read_pages(tmp_path / "missing.pdf")
+
+
+def test_a_turned_pdf_page_is_read_as_it_shows() -> None:
+    pdf = pdfium.PdfDocument(_pdf([np.zeros((150, 300), np.uint8)]))
+    pdf[0].set_rotation(90)
+    buffer = io.BytesIO()
+    pdf.save(buffer)
+    assert read_pages(buffer.getvalue())[0].image.shape == (300, 150)
 
 
 def test_a_pdf_page_too_large_is_refused_before_rendering() -> None:
@@ -183,17 +216,78 @@ def test_hocr_has_boxes_and_confidences() -> None:
     assert " ".join(word.text or "" for word in words[1:]) == TRICKY  # the printed line is one word
 
 
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler's pdftotext is not installed")
+needs_pdftotext = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler's pdftotext is not installed")
+
+
+def _pdftotext(path: Path) -> str:
+    return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+@needs_pdftotext
 def test_searchable_pdf_gives_its_text_back(tmp_path: Path) -> None:
+    document = _document(pages=2)
+    data = FORMATS["pdf"].write(document)
+    assert FORMATS["pdf"].write(document) == data  # deterministic: the same document, the same bytes
     path = tmp_path / "document.pdf"
-    path.write_bytes(FORMATS["pdf"].write(_document(pages=2)))
+    path.write_bytes(data)
+    pdf = pdfium.PdfDocument(data)
+    assert [pdf[n].get_size() for n in range(len(pdf))] == [(400 * 72 / 150, 100 * 72 / 150)] * 2  # 150 dpi
     pages = read_pages(path)
-    assert [page.image.shape for page in pages] == [(200, 800)] * 2  # 400x100 pixels at 150 dpi, rendered at 300
-    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
-    assert text.split() == ("Printed header " + TRICKY).split() * 2
+    assert [page.image.shape for page in pages] == [(200, 800)] * 2  # rendered at 300 dpi
+    assert _pdftotext(path).split() == ("Printed header " + TRICKY).split() * 2
 
 
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler's pdftotext is not installed")
+@needs_pdftotext
+def test_searchable_pdf_holds_any_text(tmp_path: Path) -> None:
+    words = (
+        Word((0, 0, 90, 40), "Łódź", 0.9),
+        Word((100, 0, 0, 40), "café€", 0.9),
+        Word((110, 0, 80, 40), "日本", 0.9),
+    )
+    lines = (Line((0, 0, 190, 40), "Łódź café€ 日本", 0.9, words=words), Line((0, 50, 190, 40), "no words", 0.5))
+    path = tmp_path / "unicode.pdf"
+    path.write_bytes(FORMATS["pdf"].write(Document("u", (Page(200, 100, Prediction("", 0.9, lines)),))))
+    assert _pdftotext(path).split() == ["Łódź", "café€", "日本", "no", "words"]  # a box of no width too
+    assert np.all(read_pages(path)[0].image == 255)  # no image: a blank page, the text invisible
+
+
+def test_read_document_reads_each_page_as_dark_ink_on_light() -> None:
+    class Recorder(Predictor):
+        def __init__(self) -> None:
+            self.calls: list[list[np.ndarray]] = []
+
+        def predict_pages(self, pages: Sequence[np.ndarray]) -> list[Prediction]:
+            self.calls.append(list(pages))
+            return [Prediction("x", 0.5, (Line((0, 0, 5, 5), "x", 0.5),)) for _ in pages]
+
+    inked = np.full((150, 300), 255, np.uint8)
+    inked[50:100, 100:200] = 0
+    predictor = Recorder()
+    document = read_document(_pdf([inked, 255 - inked]), predictor, "two")  # the second light ink on black
+    assert document.name == "two" and len(predictor.calls) == 2 and all(len(call) == 1 for call in predictor.calls)
+    for page in document.pages:
+        assert (page.width, page.height, page.dpi) == (300, 150, 300.0) and page.text == "x"
+        assert page.image is not None and page.image[0, 0] > 200 and page.image[75, 150] < 50
+
+
+def test_a_scanned_page_in_every_format(tmp_path: Path) -> None:
+    """The page reader on a real scan (a printed block and handwriting) gives output every schema accepts."""
+    document = read_document(SUPPORT_DIRNAME / "iam_pages" / "a01-014.jpg", load_predictor("page"), "a01-014")
+    (page,) = document.pages
+    assert (page.width, page.height, page.dpi) == (1240, 1771, 300.0)
+    assert {line.kind for line in page.lines} == {"printed", "handwritten"}
+    _validate(FORMATS["alto"].write(document), "alto-4-4.local.xsd")
+    _validate(FORMATS["page"].write(document), "pagecontent-2019-07-15.xsd")
+    ET.fromstring(FORMATS["hocr"].write(document))
+    assert FORMATS["txt"].write(document).decode() == page.text + "\n"
+    if shutil.which("pdftotext"):
+        path = tmp_path / "a01-014.pdf"
+        path.write_bytes(FORMATS["pdf"].write(document))
+        assert pdfium.PdfDocument(path)[0].get_size() == pytest.approx((1240 * 72 / 300, 1771 * 72 / 300))
+        assert character_error_rate([" ".join(_pdftotext(path).split())], [" ".join(page.text.split())]) < 0.02
+
+
+@needs_pdftotext
 def test_a_three_page_pdf_reads_and_its_searchable_pdf_keeps_the_page_cer(tmp_path: Path) -> None:
     names = ["a01-000x.png", "a01-014.png", "f02-020.png"]
     images = [np.asarray(Image.open(PARAGRAPHS / name).convert("L")) for name in names]
@@ -212,7 +306,7 @@ def test_a_three_page_pdf_reads_and_its_searchable_pdf_keeps_the_page_cer(tmp_pa
     assert page_cer < 0.15
     path = tmp_path / "searchable.pdf"
     path.write_bytes(FORMATS["pdf"].write(document))
-    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    text = _pdftotext(path)
     # pdftotext puts each line on a line of its own; it may leave blank lines between them.
     pdf_pages = ["\n".join(row for row in page.splitlines() if row.strip()) for page in text.split("\f")[:3]]
     assert abs(character_error_rate(pdf_pages, truth) - page_cer) <= 0.01, (pdf_pages, page_cer)

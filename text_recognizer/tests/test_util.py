@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from text_recognizer.util import ImageError, read_image
+from text_recognizer.util import ImageError, decode_frames, read_image
 
 
 def _png(array: np.ndarray) -> bytes:
@@ -167,3 +167,15 @@ def test_an_animated_gif_is_read_from_its_first_frame() -> None:
     with Image.open(io.BytesIO(data)) as gif:
         assert getattr(gif, "n_frames", 1) == 2
     np.testing.assert_array_equal(read_image(data), first)
+    # Even when pages are asked for, an animation's further frames are not pages.
+    assert len(decode_frames(data, max_frames=10)) == 1
+
+
+def test_a_multi_page_tiff_is_one_image_or_its_pages() -> None:
+    pages = [Image.fromarray(np.full((4, 6), value, np.uint8)) for value in (10, 20, 30)]
+    data = _encode(pages[0], "TIFF", save_all=True, append_images=pages[1:], dpi=(200, 200))
+    assert int(read_image(data)[0, 0]) == 10 and len(decode_frames(data)) == 1
+    read = decode_frames(data, max_frames=3)
+    assert [(int(page[0, 0]), dpi) for page, dpi in read] == [(10, 200.0), (20, 200.0), (30, 200.0)]
+    with pytest.raises(ImageError, match="has 3 pages; a document may have at most 2 pages"):
+        decode_frames(data, max_frames=2)
