@@ -2,6 +2,7 @@
 
     python training/export_models.py                      # every shipped model
     python training/export_models.py CharacterModel_EmnistDataset_lenet
+    python training/export_models.py my_handwriting         # weights saved with run_experiment.py --name my_handwriting
 
 Each artifact is `text_recognizer/artifacts/<name>/`: `model.onnx` (Keras 3's ONNX export, through tf2onnx; no
 optimizer state) and `artifact.json` (see `text_recognizer.artifacts`), plus the language model file its decoder
@@ -35,6 +36,10 @@ SUPPORT_IMAGES = {
     "character": "emnist/*.png",
     "EmnistLinesDataset": "emnist_lines/*.png",
     "IamLinesDataset": "iam_lines/*.png",
+    # Lines of one's own exports are made as IAM's are (see `LinesDataset`): IAM's lines check them.
+    "LinesDataset": "iam_lines/*.png",
+    "FsdlHandwritingLinesDataset": "iam_lines/*.png",
+    "MixedLinesDataset": "iam_lines/*.png",
     "line_detector": "iam_paragraphs/*.png",
     "IamPagesDataset": "iam_pages/*.[jp][pn]g",  # whole pages: a scan and a binarized page
 }
@@ -88,11 +93,14 @@ def export(name: str, command: str) -> Path:
     """Export the shipped weights `name` as an artifact; its path."""
     import keras
 
-    from text_recognizer.models.base import WEIGHTS_DIRNAME, load_shipped_model
+    from text_recognizer.models.base import WEIGHTS_DIRNAME, build_model
 
     start = time.perf_counter()
     info = json.loads((WEIGHTS_DIRNAME / f"{name}.json").read_text())
-    model = load_shipped_model(name)
+    # Built from the config beside the weights, the weights read by their own name: a fine-tuned model saved with
+    # `run_experiment.py --name` is named otherwise than its model class and data set.
+    model = build_model(info["config"])
+    model.load_weights(WEIGHTS_DIRNAME / f"{name}.weights.h5")
     kind = KIND_OF_MODEL[type(model).__name__]
     contract = model.contract()
     network = model.network
@@ -129,6 +137,7 @@ def export(name: str, command: str) -> Path:
                 "weights": f"text_recognizer/weights/{name}.weights.h5",
                 "weights_sha256": sha256_of(WEIGHTS_DIRNAME / f"{name}.weights.h5"),
                 "dataset_sha256": info.get("dataset_sha256"),
+                "dataset_sources": info.get("dataset_sources"),
                 "export_command": command,
                 "export_check": {"support_images": len(batch), "max_abs_difference": float(difference)},
                 "versions": _versions(),

@@ -8,10 +8,22 @@ The config may also be the path of a JSON file. `train_args` takes `batch_size`,
 before stopping, or before halving the learning rate; 0 turns either off), `distribution` ("none",
 "mirrored" or "multi_worker", see training/distribution.py), `initial_weights` (a `.weights.h5` file of the same
 network to start from, to fine-tune or to train a shipped model further; the JSON saved beside the new weights then
-keeps the one beside those it started from, so the chain of commands stays on record) and `seed` (of the weights'
-initialisation, the shuffling and the data set's augmentation; 0 by default). `model_args` go to the model class (how
+keeps the one beside those it started from, so the chain of commands stays on record), `freeze_conv` (true: the
+convolutional layers and their batch normalisation keep their weights, only the layers above them learn; for
+fine-tuning on little data) and `seed` (of the weights' initialisation, the shuffling and the data set's augmentation;
+0 by default). `model_args` go to the model class (how
 a LineModelCtc decodes, see training/tune_decoder.py). Every entry is checked (see `TrainArgs`, `check_config`)
 before anything is built or loaded; unknown keys are errors.
+
+`dataset` may also be a list of weighted line data sets, trained on together (see `MixedLinesDataset`); the weights'
+JSON then records every source and its hash (`dataset_sources`):
+
+    python training/run_experiment.py --save --name my_mix '{"dataset": [
+        {"dataset": "IamLinesDataset", "weight": 1},
+        {"dataset": "FsdlHandwritingLinesDataset", "weight": 1}], "model": "LineModelCtc", "network": "line_lstm_ctc"}'
+
+`--name NAME` saves the weights as `text_recognizer/weights/NAME.weights.h5` (and NAME.json) rather than under the
+model's own name, so that a fine-tuned model ships beside the one it started from (tasks/finetune_line_predictor.sh).
 
 An interrupted run started again with the same config resumes from its last finished epoch, also when only its
 `epochs` changed (so a run can be extended, or cut short and saved from where it is); see training/checkpoints.py.
@@ -32,6 +44,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shlex
 import sys
 from collections.abc import Callable
@@ -40,7 +53,7 @@ from typing import Any
 
 # Top-level entries of a config: the types each may have, and those types in words.
 CONFIG_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
-    "dataset": ((str,), "a class name"),
+    "dataset": ((str, list), "a class name or a list of weighted data sets"),
     "model": ((str,), "a class name"),
     "network": ((str,), "a function name"),
     "dataset_args": ((dict,), "an object"),
@@ -50,6 +63,10 @@ CONFIG_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "experiment_group": ((str, type(None)), "a string or null"),
 }
 REQUIRED_KEYS = ("dataset", "model", "network")
+MIXED_DATASET = "MixedLinesDataset"
+# Layers `freeze_conv` freezes: the convolutional front end and its normalisation.
+FROZEN_LAYER_TYPES = ("Conv2D", "BatchNormalization")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +81,7 @@ class TrainArgs:
     reduce_lr_patience: int = 1
     distribution: str = "none"
     initial_weights: str | None = None
+    freeze_conv: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -75,6 +93,7 @@ class TrainArgs:
             _check(name, getattr(self, name), "a number", _is_number)
         _check("distribution", self.distribution, "a string", lambda v: isinstance(v, str))
         _check("initial_weights", self.initial_weights, "a path or null", lambda v: v is None or isinstance(v, str))
+        _check("freeze_conv", self.freeze_conv, "true or false", lambda v: isinstance(v, bool))
         _check("batch_size", self.batch_size, "at least 1", lambda v: v >= 1)
         # 0 epochs is allowed: it evaluates (and with --save ships) the weights a run resumes or starts from.
         for name in ("epochs", "early_stopping_patience", "reduce_lr_patience", "seed"):
@@ -127,7 +146,20 @@ def check_config(config: Any) -> None:
             raise ValueError(f"{key} must be {requirement}, got {json.dumps(config[key])}")
     for key in REQUIRED_KEYS:
         if not config[key]:
-            raise ValueError(f"{key} must be {CONFIG_KEYS[key][1]}, got an empty string")
+            raise ValueError(f"{key} must be {CONFIG_KEYS[key][1]}, got {json.dumps(config[key])}")
+    if isinstance(config["dataset"], list):
+        from text_recognizer.datasets.mixed_lines_dataset import check_sources
+
+        check_sources(config["dataset"])
+        if config.get("dataset_args"):
+            raise ValueError("dataset_args cannot go with a list of data sets: give each its own args")
+
+
+def resolve_datasets(config: dict[str, Any]) -> dict[str, Any]:
+    """`config` with a list of data sets as the `MixedLinesDataset` of them (what `build_model` builds)."""
+    if not isinstance(config["dataset"], list):
+        return config
+    return {**config, "dataset": MIXED_DATASET, "dataset_args": {"sources": config["dataset"]}}
 
 
 def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -168,18 +200,80 @@ def parse_config(text: str, overrides: list[str] | None = None) -> dict[str, Any
         raise ValueError("The experiment config must be a JSON object")
     apply_overrides(config, overrides or [])
     check_config(config)
+    config = resolve_datasets(config)
     config["train_args"] = dataclasses.asdict(TrainArgs.from_dict(config.get("train_args", {})))
     config.setdefault("dataset_args", {})
     config.setdefault("network_args", {})
     return config
 
 
-def run_experiment(config: dict[str, Any], save: bool = False, use_wandb: bool = True) -> dict[str, float]:
+def check_name(name: str) -> str:
+    """`name` if it can name shipped weights and an artifact (a file and folder name), else a ValueError."""
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"--name {name!r}: use letters, digits, '_', '.' and '-' (not first), at most 100")
+    return name
+
+
+def freeze_conv_layers(network: Any) -> int:
+    """Freeze the network's convolutional layers and their batch normalisation (see `FROZEN_LAYER_TYPES`); how many.
+
+    Frozen batch normalisation also keeps its statistics: a few lines of one writer would otherwise drag them far
+    from those the layers above were trained with."""
+    frozen = 0
+    for layer in network.layers:
+        if type(layer).__name__ in FROZEN_LAYER_TYPES:
+            layer.trainable = False
+            frozen += 1
+    if not frozen:
+        raise ValueError("train_args.freeze_conv: the network has no convolutional layers to freeze")
+    return frozen
+
+
+def training_callbacks(train_args: TrainArgs) -> list[Any]:
+    """Learning-rate halving and early stopping (restoring the best weights) on the validation loss, as configured."""
+    import keras
+
+    callbacks: list[keras.callbacks.Callback] = []
+    if train_args.validation_fraction:
+        if train_args.reduce_lr_patience:
+            callbacks.append(
+                keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=train_args.reduce_lr_patience, verbose=1)
+            )
+        if train_args.early_stopping_patience:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    patience=train_args.early_stopping_patience, restore_best_weights=True, verbose=1
+                )
+            )
+    return callbacks
+
+
+def train(model: Any, dataset: Any, train_args: TrainArgs, callbacks: list[Any]) -> Any:
+    """Fit `model` on `dataset` (its `x_train`, validated on its `x_val` or a fraction of `x_train`) as `train_args`
+    say, the convolutional layers frozen with `freeze_conv`: the path every run and every fine-tuning takes (the
+    writer adaptation too, on weights it loaded itself). Gives the Keras history."""
+    if train_args.freeze_conv:
+        print(f"Frozen {freeze_conv_layers(model.network)} convolutional and normalisation layers")
+    return model.fit(
+        dataset,
+        batch_size=train_args.batch_size,
+        epochs=train_args.epochs,
+        learning_rate=train_args.learning_rate,
+        validation_fraction=train_args.validation_fraction,
+        callbacks=callbacks,
+        seed=train_args.seed,
+    )
+
+
+def run_experiment(
+    config: dict[str, Any], save: bool = False, use_wandb: bool = True, name: str | None = None
+) -> dict[str, float]:
     """Train the configured model (a config from `parse_config`), evaluate it on the test split, and with `save` ship
-    its weights."""
+    its weights (as `name`, given one, else under the model's own name)."""
     import keras
 
     from text_recognizer.datasets.dataset import DATA_DIRNAME
+    from text_recognizer.models import base
     from text_recognizer.models.base import build_model
     from training.checkpoints import AtomicBackupAndRestore
     from training.distribution import make_strategy, task_name
@@ -187,6 +281,8 @@ def run_experiment(config: dict[str, Any], save: bool = False, use_wandb: bool =
 
     # Checked again, since callers may build a config themselves: every error before anything is built or loaded.
     check_config(config)
+    config = resolve_datasets(config)
+    save_as = check_name(name) if name is not None else None  # (`name` is reused by the loops below)
     train_args = TrainArgs.from_dict(config.get("train_args", {}))
     # First, because MultiWorkerMirroredStrategy must exist before any other TensorFlow work.
     strategy = make_strategy(train_args.distribution)
@@ -212,25 +308,19 @@ def run_experiment(config: dict[str, Any], save: bool = False, use_wandb: bool =
         initialized_from = json.loads(info_path.read_text()) if info_path.is_file() else {"weights": str(initial)}
         print(f"Starting from the weights in {initial}")
     # The epoch budget is left out of the key so that a run can be resumed with more (or fewer) epochs; so is the
-    # default seed, so that runs begun before there was a seed resume under the key they were saved with.
+    # default seed and an unfrozen network, so that runs begun before there were either resume under the key they
+    # were saved with.
+    defaults_left_out = {"seed": 0, "freeze_conv": False}
     resumable_args = {
-        k: v for k, v in dataclasses.asdict(train_args).items() if k != "epochs" and not (k == "seed" and v == 0)
+        k: v
+        for k, v in dataclasses.asdict(train_args).items()
+        if k != "epochs" and not (k in defaults_left_out and v == defaults_left_out[k])
     }
     resumable = {**config, "train_args": resumable_args}
     config_key = hashlib.sha256(json.dumps(resumable, sort_keys=True).encode()).hexdigest()[:12]
     backup_dirname = DATA_DIRNAME / "checkpoints" / f"{model.name}_{config_key}{task}"
     callbacks: list[keras.callbacks.Callback] = [AtomicBackupAndRestore(backup_dirname)]
-    if train_args.validation_fraction:
-        if train_args.reduce_lr_patience:
-            callbacks.append(
-                keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=train_args.reduce_lr_patience, verbose=1)
-            )
-        if train_args.early_stopping_patience:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    patience=train_args.early_stopping_patience, restore_best_weights=True, verbose=1
-                )
-            )
+    callbacks += training_callbacks(train_args)
     # Before the W&B logger, which then logs the utilization this adds to each epoch's logs. It watches the GPUs
     # CUDA_VISIBLE_DEVICES leaves: the one main() picked, or every GPU of a distributed run.
     callbacks.append(GPUUtilizationSampler())
@@ -254,15 +344,7 @@ def run_experiment(config: dict[str, Any], save: bool = False, use_wandb: bool =
         callbacks.append(WandbMetricsLogger())
 
     with strategy.scope():  # Model.fit compiles the network, which must happen in the scope too
-        history = model.fit(
-            dataset,
-            batch_size=train_args.batch_size,
-            epochs=train_args.epochs,
-            learning_rate=train_args.learning_rate,
-            validation_fraction=train_args.validation_fraction,
-            callbacks=callbacks,
-            seed=train_args.seed,
-        )
+        history = train(model, dataset, train_args, callbacks)
     metrics = {f"test_{name}": value for name, value in model.evaluate(dataset.x_test, dataset.y_test).items()}
     for name, value in metrics.items():
         print(f"{name}: {value:.4f}")
@@ -270,9 +352,10 @@ def run_experiment(config: dict[str, Any], save: bool = False, use_wandb: bool =
         run.summary.update(metrics)
         run.finish()
     if save and not task:
+        named = f"--name {shlex.quote(save_as)} " if save_as else ""
         info = {
             "config": config,
-            "command": "python training/run_experiment.py --save " + shlex.quote(json.dumps(config)),
+            "command": f"python training/run_experiment.py --save {named}" + shlex.quote(json.dumps(config)),
             "metrics": metrics,
             # Epoch numbers count from the start of the run, also when it resumed from a backup (and when a resumed run
             # had no epoch left to train, its history is empty).
@@ -280,9 +363,12 @@ def run_experiment(config: dict[str, Any], save: bool = False, use_wandb: bool =
             "seed": train_args.seed,
             "dataset_sha256": dataset.raw_sha256(),
         }
+        if hasattr(dataset, "sources"):  # data sets over imported exports, and mixes of data sets
+            info["dataset_sources"] = dataset.sources()
         if initialized_from is not None:
             info["initialized_from"] = initialized_from
-        print(f"Saved weights to {model.save_weights(info=info)}")
+        path = base.WEIGHTS_DIRNAME / f"{save_as}.weights.h5" if save_as else None
+        print(f"Saved weights to {model.save_weights(path, info=info)}")
     return metrics
 
 
@@ -291,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("config", help="experiment config: a JSON object, or the path of a JSON file")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config entries to override")
     parser.add_argument("--save", action="store_true", help="write the weights the predictors load")
+    parser.add_argument("--name", help="with --save: ship the weights as NAME (default: the model's own name)")
     parser.add_argument(
         "--gpu", type=int, default=-1, help="GPU index to use; -1 asks the GPU manager (distributed runs use all)"
     )
@@ -299,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = parse_config(args.config, args.overrides)
+        if args.name is not None:
+            check_name(args.name)
     except (OSError, ValueError) as e:
         parser.error(str(e))
     if args.dry_run:
@@ -321,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
             os.environ["CUDA_VISIBLE_DEVICES"] = "" if gpu is None else str(gpu)
             print(f"Device: {'CPU' if gpu is None else f'GPU {gpu}'}")
         try:
-            run_experiment(config, save=args.save, use_wandb=not args.nowandb)
+            run_experiment(config, save=args.save, use_wandb=not args.nowandb, name=args.name)
         except (ValueError, DataError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2

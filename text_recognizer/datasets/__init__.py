@@ -8,6 +8,10 @@ from text_recognizer.datasets.iam_dataset import IamDataset
 from text_recognizer.datasets.iam_lines_dataset import IamLinesDataset
 from text_recognizer.datasets.iam_pages_dataset import IamPagesDataset
 from text_recognizer.datasets.iam_paragraphs_dataset import IamParagraphsDataset
+from text_recognizer.datasets.importers import ImportFormatError
+from text_recognizer.datasets.lines_dataset import FsdlHandwritingLinesDataset, LinesDataset
+from text_recognizer.datasets.mixed_lines_dataset import MixedLinesDataset
+from text_recognizer.datasets.pages_dataset import FsdlHandwritingParagraphsDataset, PagesDataset
 
 __all__ = [
     "ChecksumError",
@@ -16,8 +20,14 @@ __all__ = [
     "EmnistDataset",
     "EmnistLinesDataset",
     "FsdlHandwritingDataset",
+    "FsdlHandwritingLinesDataset",
+    "FsdlHandwritingParagraphsDataset",
     "IamDataset",
     "IamLinesDataset",
     "IamPagesDataset",
     "IamParagraphsDataset",
+    "ImportFormatError",
+    "LinesDataset",
+    "MixedLinesDataset",
+    "PagesDataset",
 ]

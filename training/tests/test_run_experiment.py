@@ -80,6 +80,23 @@ BAD_CONFIGS = {
         _with("dataset_args", "subsample_fraction", -0.5),
         "subsample_fraction must be in (0, 1], got -0.5",
     ),
+    "freeze_conv a string": (
+        _with("train_args", "freeze_conv", "yes"),
+        'train_args.freeze_conv must be true or false, got "yes"',
+    ),
+    "an empty list of data sets": (_with(None, "dataset", []), "dataset must be a class name or a list of weighted"),
+    "a data set weight of 0": (
+        _with(None, "dataset", [{"dataset": "EmnistDataset", "weight": 0}]),
+        "dataset[0].weight must be a positive number, got 0",
+    ),
+    "a data set entry misspelt": (
+        _with(None, "dataset", [{"dataset": "EmnistDataset", "arg": {}}]),
+        "dataset[0]: unknown keys ['arg']",
+    ),
+    "dataset_args with a list": (
+        _with(None, "dataset", [{"dataset": "EmnistDataset"}]),
+        "dataset_args cannot go with a list of data sets",
+    ),
 }
 
 
@@ -133,3 +150,53 @@ def test_the_default_seed_is_0_and_keeps_the_default_augmentation() -> None:
     default, seeded = IamLinesDataset(), IamLinesDataset()
     seeded.seed_augmentation(0)
     assert np.array_equal(default._rng.random(4), seeded._rng.random(4))
+
+
+def test_a_list_of_data_sets_is_their_mix(capsys: pytest.CaptureFixture[str]) -> None:
+    sources = [{"dataset": "IamLinesDataset", "weight": 2}, {"dataset": "LinesDataset", "args": {"source": "x"}}]
+    config = {**CONFIG, "dataset": sources}
+    del config["dataset_args"]
+    assert main([json.dumps(config), "--dry-run"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["dataset"] == "MixedLinesDataset" and printed["dataset_args"] == {"sources": sources}
+
+
+def test_a_bad_name_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _exit_status([json.dumps(CONFIG), "--save", "--name", "../elsewhere", "--nowandb"]) == 2
+    assert "--name '../elsewhere': use letters, digits" in capsys.readouterr().err
+
+
+def test_fine_tuning_frozen_and_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From earlier weights, the conv layers frozen: they keep their weights, the dense ones learn; the weights are
+    saved under the name given, beside (not over) those they started from."""
+    import h5py
+    import numpy as np
+
+    monkeypatch.setattr("text_recognizer.models.base.WEIGHTS_DIRNAME", tmp_path)
+    lenet = {**CONFIG, "network": "lenet", "network_args": {}}
+    run_experiment(parse_config(json.dumps(lenet)), save=True, use_wandb=False)
+    first = tmp_path / "CharacterModel_EmnistDataset_lenet.weights.h5"
+    overrides = [f"train_args.initial_weights={first}", "train_args.freeze_conv=true"]
+    run_experiment(parse_config(json.dumps(lenet), overrides), save=True, use_wandb=False, name="my_lenet")
+    tuned = tmp_path / "my_lenet.weights.h5"
+    assert json.loads((tmp_path / "my_lenet.json").read_text())["command"].startswith(
+        "python training/run_experiment.py --save --name my_lenet "
+    )
+
+    def weights(path: Path) -> dict[str, np.ndarray]:
+        arrays: dict[str, np.ndarray] = {}
+        with h5py.File(path) as f:
+            f.visititems(lambda name, item: arrays.update({name: item[()]}) if isinstance(item, h5py.Dataset) else None)
+        return arrays
+
+    before, after = weights(first), weights(tuned)
+    conv = [name for name in before if "conv2d" in name]
+    dense = [name for name in before if "dense" in name]
+    assert conv and dense
+    assert all(np.array_equal(before[name], after[name]) for name in conv)
+    assert any(not np.array_equal(before[name], after[name]) for name in dense)
+
+
+def test_freezing_a_network_without_conv_layers_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([json.dumps(CONFIG), "train_args.freeze_conv=true", "--nowandb"]) == 2
+    assert "the network has no convolutional layers to freeze" in capsys.readouterr().err
