@@ -16,6 +16,7 @@ status: 0, 1 when an input failed, 2 for bad usage (and an unloadable model), 13
 """
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -33,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         "--mode", choices=MODES, default="character", help="what each image holds (default: character)"
     )
     predict.add_argument("--network", default="lenet", help="which shipped character model (default: lenet)")
+    line_model_help = "the line artifact lines are read with, e.g. a fine-tuned one (default: the shipped IAM one)"
+    predict.add_argument("--line-model", metavar="NAME", help=line_model_help)
     read = commands.add_parser("read", help="read documents and write their text in document formats")
     read.add_argument("inputs", nargs="+", metavar="INPUT", help="document files and folders (with --ray: or URIs)")
     read.add_argument("--out", type=Path, required=True, help="folder to write the outputs under")
@@ -43,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     read.add_argument("--workers", type=_positive, default=1, help="documents read at once (default: 1)")
     read.add_argument("--force", action="store_true", help="read again inputs whose outputs are all written")
     read.add_argument("--ray", action="store_true", help="read with Ray Data (RAY_ADDRESS: on a cluster)")
+    read.add_argument("--line-model", metavar="NAME", help=line_model_help)
     args = parser.parse_args(argv)
     if args.command == "read":
         return _read(args)
@@ -52,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     from text_recognizer.util import ImageError, read_image
 
     try:
-        predictor = load_predictor(args.mode, args.network)
-    except (FileNotFoundError, ArtifactError) as e:
+        predictor = load_predictor(args.mode, args.network, args.line_model)
+    except (FileNotFoundError, ArtifactError, ValueError) as e:  # no such artifact, or not of this mode's kind
         print(f"error: {e}", file=sys.stderr)
         return 2
     status = 0
@@ -69,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _read(args: argparse.Namespace) -> int:
+    if args.line_model:
+        from text_recognizer.predictors import LINE_MODEL_ENV_VAR
+
+        # Through the environment: the worker processes and Ray's actors load their predictors from it.
+        os.environ[LINE_MODEL_ENV_VAR] = args.line_model
     from text_recognizer import batch
     from text_recognizer.artifacts import ArtifactError
     from text_recognizer.documents import FORMATS

@@ -121,3 +121,23 @@ def test_reads_iam_support_lines(iam_predictor: LinePredictor, variant) -> None:
     for predicted, text in zip(predictions, IAM_TEXTS.values(), strict=True):
         assert character_error_rate([predicted], [text]) <= IAM_MAX_LINE_CER, (predicted, text)
     assert character_error_rate(predictions, list(IAM_TEXTS.values())) <= MAX_MEAN_CER["iam_lines"], predictions
+
+
+def test_the_line_model_is_chosen_by_name_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from text_recognizer.predictors import LINE_MODEL_ENV_VAR, load_predictor
+
+    emnist = "LineModelCtc_EmnistLinesDataset_line_lstm_ctc"
+    assert load_predictor("line", line_model=emnist).artifact.name == emnist  # type: ignore[attr-defined]
+    monkeypatch.setenv(LINE_MODEL_ENV_VAR, emnist)
+    assert load_predictor("line").artifact.name == emnist  # type: ignore[attr-defined]
+    assert load_predictor("page").line_predictor.artifact.name == emnist  # type: ignore[attr-defined]
+
+
+def test_cli_refuses_an_unknown_line_model(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from text_recognizer.cli import main
+    from text_recognizer.predictors import LINE_MODEL_ENV_VAR
+
+    monkeypatch.delenv(LINE_MODEL_ENV_VAR, raising=False)
+    line = str(next(SUPPORT_DIRNAME.glob("*.png")))
+    assert main(["predict", "--mode", "line", "--line-model", "no_such_model", line]) == 2
+    assert "no_such_model" in capsys.readouterr().err
