@@ -1,7 +1,7 @@
 """Whole-page reading on the IAM test split: the page detector finds the lines, the IAM line model reads them.
 
     TEXT_RECOGNIZER_DATA_MIRROR=../shared/data/raw python evaluation/evaluate_page_text_recognizer.py [--max-pages N]
-        [--variant straight|rotated|photo]
+        [--variant straight|rotated|photo] [--split test|validation] [--min-line-probability P]
 
 Each test form is read as the archive holds it, the whole page at full resolution: a greyscale scan (printed header,
 rules, "Name:" line and all) or a binarized page. Printed for the scans, the binarized pages and all pages: the page
@@ -14,7 +14,8 @@ validation test.
 `--variant` changes each page first, as people's scans and photos differ from the archive's: `rotated` turns it by
 2 to 5 degrees either way (seeded per page; the canvas grown, paper filling the corners, the true boxes turned alike
 and boxed again), `photo` lights it unevenly (a third darker at one corner), blurs it a little and saves it as JPEG of
-quality 60.
+quality 60. `--split validation` reads the validation pages instead (where `--min-line-probability`, the page
+recognizer's `MIN_LINE_PROBABILITY`, was chosen).
 
 It reads through the shipped artifacts, as `PageTextRecognizer` serves: the page detector
 (`artifacts/LineDetectorModel_IamPagesDataset_fcn`) and the IAM line model, ONNX Runtime with one thread.
@@ -36,13 +37,13 @@ from text_recognizer.datasets.iam_dataset import Box
 from text_recognizer.datasets.iam_lines_dataset import to_alphabet
 from text_recognizer.metrics import character_error_rate
 from text_recognizer.predictors import PageTextRecognizer
+from text_recognizer.predictors.page import MIN_LINE_PROBABILITY
 
-# Regression guards from what the shipped detector measures on the 99 test pages (README), each a little looser:
-# CER 5.7% on the scans and 6.1% on the binarized pages; exact line counts on 62.5% of the scans (the signature beside
-# "Name:" is read as one more handwritten line on 8 of the 24) and on all binarized pages; printed lines on the scans
-# at precision 0.99 and recall 0.95.
-CER_CEILING = {"scan": 0.065, "binarized": 0.07}
-MIN_EXACT_LINE_COUNT = {"scan": 0.6, "binarized": 0.97}
+# Regression guards from what the shipped detector measures on the 99 test pages (README), each a page or a point
+# looser: CER 4.5% on the scans and 5.8% on the binarized pages; exact line counts on 21 of the 24 scans, 74 of the 75
+# binarized pages, 95 of all 99; printed lines on the scans at precision 0.99 and recall 0.96.
+CER_CEILING = {"scan": 0.055, "binarized": 0.065}
+MIN_EXACT_LINE_COUNT = {"scan": 0.83, "binarized": 0.97, "all": 0.94}
 MIN_PRINTED_PRECISION_RECALL = 0.9
 PRINTED_MATCH_IOU = 0.5  # a detected printed line is the layout's when their boxes overlap this much
 
@@ -100,16 +101,22 @@ def _turned(box: Box, matrix: np.ndarray) -> Box:
 VARIANTS = ("straight", "rotated", "photo")
 
 
-def evaluate(max_pages: int | None = None, variant: str = "straight") -> dict[str, dict[str, float]]:
-    """The metrics of the module docstring for "scan", "binarized" and "all" test pages, changed as `variant` says."""
+def evaluate(
+    max_pages: int | None = None,
+    variant: str = "straight",
+    split: str = "test",
+    min_line_probability: float = MIN_LINE_PROBABILITY,
+) -> dict[str, dict[str, float]]:
+    """The metrics of the module docstring for "scan", "binarized" and "all" pages of `split`, changed as `variant`
+    says, read by a `PageTextRecognizer(min_line_probability=...)`."""
     if variant not in VARIANTS:
         raise ValueError(f"Unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
     pages_data = IamPagesDataset()
     pages_data.load_or_generate_data()
-    form_ids = pages_data.form_ids["test"][:max_pages]
+    form_ids = pages_data.form_ids[split][:max_pages]
     iam = IamDataset()
     iam.load_or_generate_data()
-    recognizer = PageTextRecognizer()
+    recognizer = PageTextRecognizer(min_line_probability=min_line_probability)
     alphabet = set(recognizer.line_predictor.classes) - {PADDING_TOKEN}
     rows: list[dict[str, Any]] = []
     for form_id, page in tqdm(iam.form_images(form_ids), total=len(form_ids), desc="IAM test pages"):
@@ -161,7 +168,8 @@ def test_page_text_recognizer_quality() -> None:
     metrics = evaluate()
     for kind in ("scan", "binarized"):
         assert metrics[kind]["cer"] <= CER_CEILING[kind], metrics
-        assert metrics[kind]["exact_line_count"] >= MIN_EXACT_LINE_COUNT[kind], metrics
+    for kind, floor in MIN_EXACT_LINE_COUNT.items():
+        assert metrics[kind]["exact_line_count"] >= floor, metrics
     scans = metrics["scan"]
     assert min(scans["printed_precision"], scans["printed_recall"]) >= MIN_PRINTED_PRECISION_RECALL, metrics
     assert metrics["binarized"]["printed_lines_found"] == 0, metrics  # a page of handwriting only has no print
@@ -171,8 +179,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-pages", type=int, help="read only the first this many test forms")
     parser.add_argument("--variant", choices=VARIANTS, default="straight", help="how each page is changed first")
+    parser.add_argument("--split", choices=("test", "validation"), default="test", help="which pages (default test)")
+    parser.add_argument("--min-line-probability", type=float, default=MIN_LINE_PROBABILITY,
+                        help=f"handwritten lines less sure are left out (default {MIN_LINE_PROBABILITY})")  # fmt: skip
     args = parser.parse_args()
-    results = evaluate(args.max_pages, args.variant)
+    results = evaluate(args.max_pages, args.variant, args.split, args.min_line_probability)
     for kind, metrics in results.items():
         print(
             f"{kind}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())

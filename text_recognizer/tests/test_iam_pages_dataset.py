@@ -129,3 +129,14 @@ def test_page_text_recognizer_straightens_a_tilted_page(page_recognizer: PageTex
     assert all(x >= 0 and y >= 0 and x + w <= page.shape[1] and y + h <= page.shape[0] for x, y, w, h in
                (line.box for line in prediction.lines))  # fmt: skip
     assert character_error_rate([prediction.text], [TEXTS["a01-000x.png"]["text"]]) < 0.25
+
+
+def test_lines_the_detector_is_unsure_of_are_left_out() -> None:
+    maps = np.zeros((80, 100, 4), np.float32)
+    maps[..., 0] = 1.0
+    maps[10:20, 10:90] = [0.05, 0.95, 0, 0]  # a line, sure
+    maps[50:60, 10:60] = [0.3, 0, 0.7, 0]  # a line's class, but barely: a signature, say
+    sure_and_unsure = [box for box, kind in page_lines(maps, 1.0, (80, 100)) if kind == "handwritten"]
+    assert len(sure_and_unsure) == 2
+    sure = [box for box, kind in page_lines(maps, 1.0, (80, 100), min_line_probability=0.845) if kind == "handwritten"]
+    assert sure == sure_and_unsure[:1]
