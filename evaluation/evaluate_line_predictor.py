@@ -63,10 +63,13 @@ def load_data_lines(
 ) -> tuple[np.ndarray, list[str]]:
     """The first `num_lines` lines of `split` ("all": every split) of the export `data`, prepared for the artifact."""
     spec = predictor.artifact.spec["preprocessing"]
-    if spec["method"] != "line":
-        raise ValueError(f"{predictor.artifact.name} prepares lines by {spec['method']!r}; exports are made for 'line'")
+    if spec["method"] not in ("line", "found_line"):
+        raise ValueError(f"{predictor.artifact.name} prepares {spec['method']!r} images, not lines")
+    shape = {"image_height": spec["height"], "max_width": spec["max_width"]}
+    if spec["method"] == "found_line":
+        shape.update(find_line=True, margin=spec["margin"])
     args = split_args if split_args is not None else FINETUNE_SPLIT
-    lines = datasets.LinesDataset(data, image_height=spec["height"], max_width=spec["max_width"], augment=False, **args)
+    lines = datasets.LinesDataset(data, augment=False, **shape, **args)
     lines.load_or_generate_data()
     splits = ("train", "validation", "test") if split == "all" else (split,)
     x = np.concatenate([getattr(lines, f"x_{SPLIT_ATTRIBUTES[name]}") for name in splits])

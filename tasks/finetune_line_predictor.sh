@@ -28,9 +28,11 @@ CONFIG=$(python - "$DATA" "$BASE" <<'PYTHON'
 import json, sys
 data, base = sys.argv[1:]
 shipped = json.load(open(f"text_recognizer/weights/{base}.json"))["config"]
+# Lines made as the shipped reader's were (its height, width, margin, and whether it finds the ink first).
+shape = {k: v for k, v in shipped.get("dataset_args", {}).items() if k in ("image_height", "max_width", "margin", "find_line")}
 print(json.dumps({
     "dataset": "LinesDataset",
-    "dataset_args": {"source": data, "validation_fraction": 0.15, "test_fraction": 0.15},
+    "dataset_args": {"source": data, "validation_fraction": 0.15, "test_fraction": 0.15, **shape},
     "model": "LineModelCtc",
     "network": shipped["network"],
     "network_args": shipped["network_args"],

@@ -21,17 +21,14 @@ import numpy as np
 from tqdm import tqdm
 
 from text_recognizer.datasets.dataset import Dataset
-from text_recognizer.datasets.emnist_dataset import PADDING_TOKEN, EmnistDataset
+from text_recognizer.datasets.emnist_dataset import PADDING_TOKEN
 from text_recognizer.datasets.iam_dataset import Box, IamDataset, IamLine
-from text_recognizer.datasets.line_augmentation import augment_line_batch
-from text_recognizer.preprocessing import as_page, find_line, prepare_line
+from text_recognizer.datasets.line_images import LineImages
+from text_recognizer.preprocessing import as_page
 
 SPLITS = ("train", "validation", "test")
 # Bump when the way crops are made changes, so that no stale cache is reused.
 PROCESSING_VERSION = 3
-# Least ink a line must have, per character, as a fraction of a square as high as the line: some form images lack
-# some of their lines (blank crops: 0 to 0.0015 here), and the faintest real writing has about 0.003.
-MIN_INK_PER_CHARACTER = 0.002
 # Characters outside the mapping, by their nearest symbol in it; others lose their accents or are dropped.
 REPLACEMENTS = {"[": "(", "]": ")", "{": "(", "}": ")", "`": "'", "\u2018": "'", "\u2019": "'", "\u201c": '"',
                 "\u201d": '"', "\u2013": "-", "\u2014": "-", "_": "-"}  # fmt: skip
@@ -59,73 +56,22 @@ def to_alphabet(text: str, alphabet: set[str]) -> tuple[str, list[str]]:
     return "".join(kept), outside
 
 
-class IamLinesDataset(Dataset):
-    """IAM lines `image_height` x `max_width`, with label sequences of `max_length`.
-
-    Args:
-        image_height: height of every line image.
-        max_width: width of every line image; wider lines are squeezed to it (about 5% at the defaults).
-        margin: page pixels kept around each official line box.
-        max_length: length of the padded targets; longer lines (none in IAM, at most 93 characters) are left out.
-        augment: whether `augment_batch` distorts training batches (see `line_augmentation`) or leaves them be.
-        find_line: whether each crop goes through `preprocessing.find_line` first (the "found_line" preparation), as a
-            predictor then prepares lines however loosely they are cut.
-    """
+class IamLinesDataset(LineImages, Dataset):
+    """IAM lines `image_height` x `max_width`, with label sequences of `max_length` (none of IAM's lines, at most 93
+    characters, is longer than the default); the arguments are `LineImages`'."""
 
     raw_name = IamDataset.raw_name
-
-    def __init__(
-        self,
-        image_height: int = 64,
-        max_width: int = 1280,
-        margin: int = 8,
-        max_length: int = 100,
-        augment: bool = True,
-        find_line: bool = False,
-    ):
-        emnist = EmnistDataset()  # for its mapping only: no data is loaded
-        self.mapping = emnist.mapping
-        self.inverse_mapping = emnist.inverse_mapping
-        self.num_classes = emnist.num_classes
-        self.padding_label = self.inverse_mapping[PADDING_TOKEN]
-        self.input_shape: tuple[int, ...] = (image_height, max_width)
-        # How a line image becomes an input, here and at prediction (see `preprocessing.prepare`).
-        self.preprocessing: dict[str, Any] = {"method": "line", "height": image_height, "max_width": max_width}
-        if find_line:
-            self.preprocessing = {**self.preprocessing, "method": "found_line", "margin": margin}
-        self.find_line = find_line
-        self.output_length = max_length
-        self.image_height, self.max_width, self.margin, self.max_length = image_height, max_width, margin, max_length
-        self.x_train = self.y_train = self.x_val = self.y_val = self.x_test = self.y_test = np.empty(0)
-        self.texts: dict[str, list[str]] = {}
-        self.line_ids: dict[str, list[str]] = {}
-        self.stats: dict[str, Any] = {}
-        self.augment = augment
-        self._rng = np.random.default_rng(0)
-
-    def augment_batch(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """A training batch with each line randomly distorted (if `augment`); the targets unchanged."""
-        return augment_line_batch(x, y, self._rng) if self.augment else (x, y)
 
     def processed_filename(self) -> Path:
         params = {
             "version": PROCESSING_VERSION,
             "iam_sha256": self.raw_sha256(),
-            "image_height": self.image_height,
-            "max_width": self.max_width,
-            "margin": self.margin,
-            "max_length": self.max_length,
-            "mapping": self.mapping,
-            # Only when set: the caches made before there was a choice keep their names.
-            **({"find_line": True} if self.find_line else {}),
+            **self.line_params(),
         }
         return self.cache_filename("iam_lines", params)
 
     def load_or_generate_data(self) -> None:
-        arrays, attrs = self.load_cache(self.processed_filename(), self._build)
-        self.texts = {split: list(arrays[f"texts_{split}"]) for split in SPLITS}
-        self.line_ids = {split: list(arrays[f"ids_{split}"]) for split in SPLITS}
-        self.stats = json.loads(attrs["stats"])
+        self.read_texts(*self.load_cache(self.processed_filename(), self._build), SPLITS)
 
     def _build(self, path: Path) -> None:
         """Crop every line of the three splits from its form, then write the cache to `path` (a temporary file)."""
@@ -149,29 +95,16 @@ class IamLinesDataset(Dataset):
                 if len(text) > self.max_length:
                     too_long[split] += 1
                     continue
-                crop = as_page(crop_line(page, line.box, self.margin))
-                if self.find_line:  # the "found_line" preparation: `preprocessing.prepare` does the same
-                    crop = find_line(crop, self.margin)[0]
-                image, natural_width = prepare_line(crop, self.image_height, self.max_width)
-                if image.sum() / 255 < MIN_INK_PER_CHARACTER * max(len(text), 1) * self.image_height**2:
+                image, natural_width = self.prepare_crop(as_page(crop_line(page, line.box, self.margin)))
+                if self.too_faint(image, text):
                     blank[split] += 1
                     continue
                 rows[split].append((line.line_id, text, image, natural_width))
         stats: dict[str, Any] = {"skipped_without_image": iam.num_skipped, "replaced_characters": dict(outside)}
         with h5py.File(path, "w") as f:
             for split, split_rows in rows.items():
-                ids, texts = [row[0] for row in split_rows], [row[1] for row in split_rows]
-                x = np.zeros((len(split_rows), *self.input_shape), dtype=np.uint8)
-                y = np.full((len(split_rows), self.max_length), self.padding_label, dtype=np.int32)
-                for i, (_, text, image, _) in enumerate(split_rows):
-                    x[i] = image
-                    y[i, : len(text)] = [self.inverse_mapping[char] for char in text]
-                # Chunks of one line each: cheap to compress, and h5py accepts no chunking of an empty split.
-                chunking = {"compression": "lzf", "chunks": (1, *self.input_shape)} if len(x) else {}
-                f.create_dataset(f"x_{split}", data=x, **chunking)
-                f.create_dataset(f"y_{split}", data=y)
-                f.create_dataset(f"texts_{split}", data=texts, dtype=h5py.string_dtype())
-                f.create_dataset(f"ids_{split}", data=ids, dtype=h5py.string_dtype())
+                texts = [row[1] for row in split_rows]
+                self.write_split(f, split, [row[0] for row in split_rows], texts, [row[2] for row in split_rows])
                 widths = [row[3] for row in split_rows]
                 stats[split] = {
                     "lines": len(texts),

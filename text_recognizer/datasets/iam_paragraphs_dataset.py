@@ -25,7 +25,8 @@ from tqdm import tqdm
 
 from text_recognizer.datasets.dataset import Dataset
 from text_recognizer.datasets.iam_dataset import Box, IamDataset, IamLine
-from text_recognizer.datasets.iam_lines_dataset import MIN_INK_PER_CHARACTER, crop_line
+from text_recognizer.datasets.iam_lines_dataset import crop_line
+from text_recognizer.datasets.line_images import MIN_INK_PER_CHARACTER
 from text_recognizer.preprocessing import normalize_ink, prepare_paragraph
 
 SPLITS = ("train", "validation", "test")

@@ -1,6 +1,6 @@
 """Handwritten lines from any importable source (PAGE XML, ALTO, a line folder, an FSDL export), made exactly as IAM
-lines are made (crop with a margin, `as_page`, `prepare_line`; IAM's mapping, input shape and preprocessing), so that
-the IAM line model reads them and can be fine-tuned on them.
+lines are made (crop with a margin, `as_page`, then `LineImages`: IAM's mapping, input shape and preprocessing), so
+that the IAM line model reads them and can be fine-tuned on them.
 
     TEXT_RECOGNIZER_DATA_MIRROR=/work/shared/data/raw python -m text_recognizer.datasets.lines_dataset my_export/
 
@@ -26,22 +26,21 @@ import h5py
 import numpy as np
 
 from text_recognizer.datasets.dataset import DataError
-from text_recognizer.datasets.emnist_dataset import PADDING_TOKEN, EmnistDataset
+from text_recognizer.datasets.emnist_dataset import PADDING_TOKEN
 from text_recognizer.datasets.fsdl_handwriting_dataset import FsdlHandwritingDataset
-from text_recognizer.datasets.iam_lines_dataset import MIN_INK_PER_CHARACTER, to_alphabet
+from text_recognizer.datasets.iam_lines_dataset import to_alphabet
 from text_recognizer.datasets.imported_dataset import FsdlExport, ImportedDataset
 from text_recognizer.datasets.importers import ImportedPage
-from text_recognizer.datasets.line_augmentation import augment_line_batch
+from text_recognizer.datasets.line_images import LineImages
 from text_recognizer.datasets.source_pages import SPLITS, line_crops, read_page
-from text_recognizer.preprocessing import prepare_line
 
 # Bump when the way lines are made changes, so that no stale cache is reused.
 PROCESSING_VERSION = 1
 
 
-class LinesDataset(ImportedDataset):
+class LinesDataset(LineImages, ImportedDataset):
     """Lines of an imported source, `image_height` x `max_width`, with label sequences of `max_length` (IAM's
-    defaults); the split arguments are `ImportedDataset`'s, the others `IamLinesDataset`'s."""
+    defaults); the split arguments are `ImportedDataset`'s, the others `LineImages`'."""
 
     def __init__(
         self,
@@ -55,29 +54,10 @@ class LinesDataset(ImportedDataset):
         margin: int = 8,
         max_length: int = 100,
         augment: bool = True,
+        find_line: bool = False,
     ):
-        super().__init__(source, splits, validation_fraction, test_fraction, seed)
-        emnist = EmnistDataset()  # for its mapping only: no data is loaded
-        self.mapping, self.inverse_mapping, self.num_classes = (
-            emnist.mapping,
-            emnist.inverse_mapping,
-            emnist.num_classes,
-        )
-        self.padding_label = self.inverse_mapping[PADDING_TOKEN]
-        self.input_shape: tuple[int, ...] = (image_height, max_width)
-        self.preprocessing = {"method": "line", "height": image_height, "max_width": max_width}
-        self.output_length = max_length
-        self.image_height, self.max_width, self.margin, self.max_length = image_height, max_width, margin, max_length
-        self.augment = augment
-        self.x_train = self.y_train = self.x_val = self.y_val = self.x_test = self.y_test = np.empty(0)
-        self.texts: dict[str, list[str]] = {}
-        self.line_ids: dict[str, list[str]] = {}
-        self.stats: dict[str, Any] = {}
-        self._rng = np.random.default_rng(0)
-
-    def augment_batch(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """A training batch with each line randomly distorted (if `augment`), as IAM's lines are."""
-        return augment_line_batch(x, y, self._rng) if self.augment else (x, y)
+        ImportedDataset.__init__(self, source, splits, validation_fraction, test_fraction, seed)
+        LineImages.__init__(self, image_height, max_width, margin, max_length, augment, find_line)
 
     def load_or_generate_data(self) -> None:
         pages, images, splits = self.import_pages()
@@ -85,17 +65,10 @@ class LinesDataset(ImportedDataset):
             "version": PROCESSING_VERSION,
             "source_sha256": self.source_sha256,
             **self.split_params(),
-            "image_height": self.image_height,
-            "max_width": self.max_width,
-            "margin": self.margin,
-            "max_length": self.max_length,
-            "mapping": self.mapping,
+            **self.line_params(),
         }
         path = self.cache_filename("imported_lines", params)
-        arrays, attrs = self.load_cache(path, lambda partial: self._build(partial, pages, images, splits))
-        self.texts = {split: list(arrays[f"texts_{split}"]) for split in SPLITS}
-        self.line_ids = {split: list(arrays[f"ids_{split}"]) for split in SPLITS}
-        self.stats = json.loads(attrs["stats"])
+        self.read_texts(*self.load_cache(path, lambda partial: self._build(partial, pages, images, splits)), SPLITS)
         if self.stats["mapped_characters"] or self.stats["dropped_characters"]:
             print(f"{self.source_location()}: characters outside the model's charset: mapped "
                   f"{self.stats['mapped_characters']}, dropped {self.stats['dropped_characters']}")  # fmt: skip
@@ -120,8 +93,8 @@ class LinesDataset(ImportedDataset):
                 if len(text) > self.max_length:
                     left_out["too_long"] += 1
                     continue
-                prepared, _ = prepare_line(crop, self.image_height, self.max_width)
-                if prepared.sum() / 255 < MIN_INK_PER_CHARACTER * len(text) * self.image_height**2:
+                prepared, _ = self.prepare_crop(crop)
+                if self.too_faint(prepared, text):
                     left_out["blank"] += 1
                     continue
                 rows[splits[page.id]].append((f"{page.id}#{number}", text, prepared))
@@ -130,15 +103,8 @@ class LinesDataset(ImportedDataset):
                                  "skipped_on_import": self.imported.skipped if self.imported else 0}  # fmt: skip
         with h5py.File(path, "w") as f:
             for split, split_rows in rows.items():
-                x = np.zeros((len(split_rows), *self.input_shape), dtype=np.uint8)
-                y = np.full((len(split_rows), self.max_length), self.padding_label, dtype=np.int32)
-                for i, (_, text, image) in enumerate(split_rows):
-                    x[i], y[i, : len(text)] = image, [self.inverse_mapping[char] for char in text]
-                chunking = {"compression": "lzf", "chunks": (1, *self.input_shape)} if len(x) else {}
-                f.create_dataset(f"x_{split}", data=x, **chunking)
-                f.create_dataset(f"y_{split}", data=y)
-                f.create_dataset(f"texts_{split}", data=[row[1] for row in split_rows], dtype=h5py.string_dtype())
-                f.create_dataset(f"ids_{split}", data=[row[0] for row in split_rows], dtype=h5py.string_dtype())
+                ids, texts = [row[0] for row in split_rows], [row[1] for row in split_rows]
+                self.write_split(f, split, ids, texts, [row[2] for row in split_rows])
                 stats[split] = {"lines": len(split_rows)}
             stats["build_seconds"] = round(time.perf_counter() - start, 1)
             f.attrs["stats"] = json.dumps(stats)

@@ -219,6 +219,27 @@ def test_lines_dataset_maps_or_drops_characters_and_caches_by_content(tmp_path: 
     assert len(list((data_dir / "processed" / "imported_lines").glob("*.h5"))) == 2
 
 
+def test_lines_found_in_loose_crops_are_what_prediction_prepares(tmp_path: Path, data_dir: Path) -> None:
+    from text_recognizer.datasets.importers import ImportedLine, ImportedPage
+    from text_recognizer.preprocessing import as_page, prepare
+
+    export = _transkribus_export(tmp_path / "export")
+    dataset = LinesDataset(str(export), validation_fraction=0.0, test_fraction=0.0, find_line=True)
+    dataset.load_or_generate_data()
+    spec = dataset.contract()["preprocessing"]
+    assert spec == {"method": "found_line", "height": 64, "max_width": 1280, "margin": 8}
+    page = cv2.imread(str(export / "0001.png"), cv2.IMREAD_GRAYSCALE)
+    box = ((20, 20), (380, 20), (380, 60), (20, 60))  # the first line's, as the export has it
+    ((_, crop),) = line_crops(ImportedPage("p", "p.png", (ImportedLine("x", box),)), page, margin=8)
+    np.testing.assert_array_equal(dataset.x_train[0], prepare(as_page(crop), spec))
+    # One model trains on IAM's and one's own lines only if both are made the same way.
+    MixedLinesDataset([{"dataset": "IamLinesDataset", "args": {"find_line": True}},
+                       {"dataset": "LinesDataset", "args": {"source": str(export), "find_line": True}}])  # fmt: skip
+    with pytest.raises(ValueError, match="has another preprocessing"):
+        MixedLinesDataset([{"dataset": "IamLinesDataset", "args": {"find_line": True}},
+                           {"dataset": "LinesDataset", "args": {"source": str(export)}}])  # fmt: skip
+
+
 def test_a_bad_file_caches_nothing(tmp_path: Path, data_dir: Path) -> None:
     export = _transkribus_export(tmp_path / "export")
     (export / "0002.png").write_bytes(b"not an image")
