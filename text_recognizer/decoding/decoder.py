@@ -178,6 +178,16 @@ class CtcDecoder:
         sure[1:] &= sure[:-1].copy()
         searched = np.flatnonzero(~sure)
         emissions = np.ascontiguousarray(self._scores(probabilities[searched]))
+        # Its tokens: the start, one per step searched, the end. A token is read where it differs from the one before
+        # (so a space right at the start is the start's) and is no blank; it fires at the steps searched it holds (a
+        # step skipped is the blank's).
+        labels, fired = path_labels(
+            np.array(self._best_tokens(emissions)[1 : len(searched) + 1]), self.blank, self._start
+        )
+        return labels, searched[fired]
+
+    def _best_tokens(self, emissions: np.ndarray) -> list[int]:
+        """The tokens of the best reading of scores (steps, classes), as flashlight's decoders give them."""
         steps, classes = emissions.shape
         options = LexiconFreeDecoderOptions(
             beam_size=self.beam_width,
@@ -191,9 +201,4 @@ class CtcDecoder:
         )
         language_model = ZeroLM() if self._language_model is None else self._language_model
         decoder = LexiconFreeDecoder(options, language_model, self._start, self.blank, [])
-        best = decoder.decode(emissions.ctypes.data, steps, classes)[0]
-        # Its tokens: the start, one per step searched, the end. A token is read where it differs from the one before
-        # (so a space right at the start is the start's) and is no blank; it fires at the steps searched it holds (a
-        # step skipped is the blank's).
-        labels, fired = path_labels(np.array(best.tokens[1 : steps + 1]), self.blank, self._start)
-        return labels, searched[fired]
+        return list(decoder.decode(emissions.ctypes.data, steps, classes)[0].tokens)
