@@ -3,11 +3,12 @@ forms, fine-tune the shipped reader on the lines of two of their forms and read 
 
     TEXT_RECOGNIZER_DATA_MIRROR=../shared/data/raw nice python evaluation/evaluate_writer_adaptation.py \\
         [--max-writers 8] [--epochs 20] [--freeze-conv] [--learning-rate 3e-4] [--patience 4] [--guard] \
-        [--decoder greedy|shipped]
+        [--validation-fraction 0.2] [--decoder greedy|shipped]
 
 Fine-tuning runs in-process on the Keras model (no export per writer), through `training.run_experiment.train`, the
 path `tasks/finetune_line_predictor.sh` takes: from the shipped weights, at a low learning rate, with early stopping
-on a held-out fifth of the two forms' lines (shuffled with `--seed`), augmented as IAM training is. Prints a table
+on a held-out fifth of the two forms' lines (shuffled with `--seed`; `--validation-fraction 0` trains on all of
+them for `--epochs` instead), augmented as IAM training is. Prints a table
 of CER before and after per writer and overall (the character errors of all writers' lines together), the relative
 change, and the seconds each adaptation took. The writers' forms are taken in form-id order.
 """
@@ -79,9 +80,8 @@ def adapt_and_measure(
         layer.trainable = True
     before = model.evaluate(x[test], y[test])["cer"]
     order = np.random.default_rng(args.seed).permutation(adapt)  # the held-out fifth at random, not form 2's end
-    settings = {**TRAIN_ARGS, "learning_rate": args.learning_rate, "early_stopping_patience": args.patience}
     train_args = TrainArgs.from_dict(
-        {**settings, "epochs": args.epochs, "freeze_conv": args.freeze_conv, "seed": args.seed}
+        {**settings(args), "epochs": args.epochs, "freeze_conv": args.freeze_conv, "seed": args.seed}
     )
     import keras
 
@@ -96,6 +96,12 @@ def adapt_and_measure(
     if kept_base:  # the adapted reader reads the writer's held-out lines worse: it is not used
         model.network.set_weights(initial)
     return before, model.evaluate(x[test], y[test])["cer"], seconds, kept_base
+
+
+def settings(args: Any) -> dict[str, Any]:
+    """`TRAIN_ARGS` as the command line changes them."""
+    changed = {"learning_rate": args.learning_rate, "early_stopping_patience": args.patience}
+    return {**TRAIN_ARGS, **changed, "validation_fraction": args.validation_fraction}
 
 
 def pooled_cer(results: list[WriterResult], attribute: str, lengths: dict[str, int]) -> float:
@@ -128,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=TRAIN_ARGS["learning_rate"])
     parser.add_argument("--patience", type=int, default=TRAIN_ARGS["early_stopping_patience"],
                         help="epochs without a better held-out loss before stopping (0: never stop early)")  # fmt: skip
+    parser.add_argument("--validation-fraction", type=float, default=TRAIN_ARGS["validation_fraction"],
+                        help="adaptation lines held out to stop early (0: train on all for --epochs)")  # fmt: skip
     parser.add_argument("--decoder", choices=("greedy", "shipped"), default="greedy",
                         help="read greedily (default), or with the shipped beam search and language model")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
@@ -137,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the shipped weights where the adapted ones read the held-out lines worse",
     )
     args = parser.parse_args(argv)
+    if not 0 <= args.validation_fraction < 1:
+        parser.error("--validation-fraction must be in [0, 1)")
+    if args.guard and not args.validation_fraction:
+        parser.error("--guard needs held-out lines: a --validation-fraction above 0")
 
     from text_recognizer.datasets import IamDataset
     from text_recognizer.models.base import load_shipped_model
@@ -163,8 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         lengths[writer] = sum(len(texts[i]) for i in test)
         print(f"writer {writer}: CER {before:.2%} -> {after:.2%} ({seconds:.0f} s)", flush=True)
     print()
-    settings = {**TRAIN_ARGS, "learning_rate": args.learning_rate, "early_stopping_patience": args.patience}
-    print(f"Fine-tuning {settings}, at most {args.epochs} epochs, freeze_conv {args.freeze_conv}, seed {args.seed}")
+    print(
+        f"Fine-tuning {settings(args)}, at most {args.epochs} epochs, freeze_conv {args.freeze_conv}, seed {args.seed}"
+    )
     print(table(results, lengths))
     worst = max(r.cer_after - r.cer_before for r in results)
     before, after = pooled_cer(results, "cer_before", lengths), pooled_cer(results, "cer_after", lengths)
