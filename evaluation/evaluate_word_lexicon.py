@@ -23,12 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from flashlight.lib.text.decoder import CriterionType, LexiconDecoder, LexiconDecoderOptions, SmearingMode, Trie
+from flashlight.lib.text.decoder import LexiconDecoder, LexiconDecoderOptions, SmearingMode, Trie
 from flashlight.lib.text.decoder.kenlm import KenLM
 from flashlight.lib.text.dictionary import Dictionary
 
 from text_recognizer.decoding import CtcDecoder
-from text_recognizer.decoding.decoder import BEAM_SIZE_TOKEN, BEAM_THRESHOLD
 from text_recognizer.metrics import character_error_rate, word_error_rate
 
 BASE_MODEL = "LineModelCtc_IamLinesDataset_line_lstm_ctc"
@@ -84,17 +83,8 @@ class LexiconCtcDecoder(CtcDecoder):
 
     def _best_tokens(self, emissions: np.ndarray) -> list[int]:
         steps, classes = emissions.shape
-        options = LexiconDecoderOptions(
-            beam_size=self.beam_width,
-            beam_size_token=min(BEAM_SIZE_TOKEN, classes),
-            beam_threshold=BEAM_THRESHOLD,
-            lm_weight=self.lm_weight * math.log(10),
-            word_score=self.word_score,
-            unk_score=-math.inf,  # closed: a word outside the lexicon is never read
-            sil_score=0.0,
-            log_add=True,
-            criterion_type=CriterionType.CTC,
-        )
+        closed = {"word_score": self.word_score, "unk_score": -math.inf}  # a word outside the lexicon is never read
+        options = LexiconDecoderOptions(**self._search_options(classes), **closed)
         decoder = LexiconDecoder(options, self._trie, self._word_lm, self._start, self.blank, 0, [], False)
         return list(decoder.decode(emissions.ctypes.data, steps, classes)[0].tokens)
 

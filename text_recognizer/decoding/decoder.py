@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from flashlight.lib.text.decoder import CriterionType, LexiconFreeDecoder, LexiconFreeDecoderOptions, ZeroLM
@@ -189,16 +189,20 @@ class CtcDecoder:
     def _best_tokens(self, emissions: np.ndarray) -> list[int]:
         """The tokens of the best reading of scores (steps, classes), as flashlight's decoders give them."""
         steps, classes = emissions.shape
-        options = LexiconFreeDecoderOptions(
-            beam_size=self.beam_width,
-            beam_size_token=min(BEAM_SIZE_TOKEN, classes),
-            beam_threshold=BEAM_THRESHOLD,
-            # KenLM's scores are log10 probabilities; the network's natural logs.
-            lm_weight=self.lm_weight * math.log(10),
-            sil_score=0.0,
-            log_add=True,  # a reading's alignments add up, as in CTC
-            criterion_type=CriterionType.CTC,
-        )
+        options = LexiconFreeDecoderOptions(**self._search_options(classes))
         language_model = ZeroLM() if self._language_model is None else self._language_model
         decoder = LexiconFreeDecoder(options, language_model, self._start, self.blank, [])
         return list(decoder.decode(emissions.ctypes.data, steps, classes)[0].tokens)
+
+    def _search_options(self, classes: int) -> dict[str, Any]:
+        """What every flashlight beam search of this decoder's takes (its options' keyword arguments)."""
+        return {
+            "beam_size": self.beam_width,
+            "beam_size_token": min(BEAM_SIZE_TOKEN, classes),
+            "beam_threshold": BEAM_THRESHOLD,
+            # KenLM's scores are log10 probabilities; the network's natural logs.
+            "lm_weight": self.lm_weight * math.log(10),
+            "sil_score": 0.0,
+            "log_add": True,  # a reading's alignments add up, as in CTC
+            "criterion_type": CriterionType.CTC,
+        }
