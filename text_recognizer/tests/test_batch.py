@@ -188,7 +188,9 @@ def test_read_resumes_an_interrupted_run_without_reading_again(
 
 
 def test_read_with_two_workers_resumes_a_run_stopped_with_ctrl_c(tmp_path: Path) -> None:
-    _copies(tmp_path / "in", "iam_paragraphs", 20)
+    # Enough inputs that the run is still reading when Ctrl-C comes: 20 were once all read before it was handled.
+    copies = 80
+    _copies(tmp_path / "in", "iam_paragraphs", copies)
     out = tmp_path / "out"
     argv = [sys.executable, "-m", "text_recognizer.cli", "read", str(tmp_path / "in"), "--out", str(out)]
     argv += ["--mode", "paragraph", "--workers", "2"]
@@ -203,12 +205,12 @@ def test_read_with_two_workers_resumes_a_run_stopped_with_ctrl_c(tmp_path: Path)
     assert "Traceback" not in err
     assert not [name for name in _files(out) if ".partial-" in name]
     finished = {path.stem: path.stat().st_mtime_ns for path in out.glob("*.txt")}
-    assert 2 <= len(finished) < 20, "the first run was stopped too late to tell a resumed run from a new one"
+    assert 2 <= len(finished) < copies, "the first run was stopped too late to tell a resumed run from a new one"
     second = subprocess.run(argv, cwd=REPO_DIRNAME, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr
-    assert f"read {20 - len(finished)} inputs ({20 - len(finished)} pages), skipped {len(finished)}" in second.stderr
+    assert f"read {copies - len(finished)} inputs ({copies - len(finished)} pages), skipped {len(finished)}" in second.stderr
     assert {stem: (out / f"{stem}.txt").stat().st_mtime_ns for stem in finished} == finished
-    assert len(list(out.glob("*.txt"))) == 20
+    assert len(list(out.glob("*.txt"))) == copies
 
 
 def test_read_collection_with_ray_on_two_local_cpus(tmp_path: Path) -> None:

@@ -229,6 +229,7 @@ def test_lines_found_in_loose_crops_are_what_prediction_prepares(tmp_path: Path,
     spec = dataset.contract()["preprocessing"]
     assert spec == {"method": "found_line", "height": 64, "max_width": 1280, "margin": 8}
     page = cv2.imread(str(export / "0001.png"), cv2.IMREAD_GRAYSCALE)
+    assert page is not None
     box = ((20, 20), (380, 20), (380, 60), (20, 60))  # the first line's, as the export has it
     ((_, crop),) = line_crops(ImportedPage("p", "p.png", (ImportedLine("x", box),)), page, margin=8)
     np.testing.assert_array_equal(dataset.x_train[0], prepare(as_page(crop), spec))
