@@ -6,6 +6,8 @@ Each test line is cut from its form page with the data set's margin ("as cut"), 
 cut loosely (60 px of paper on every side), at half resolution, saved as JPEG of quality 40, on grey uneven paper,
 rotated by 3 degrees (the canvas grown, paper filling the corners). Each variant goes through the predictor as a user's
 image would. Printed: the CER of each variant, and its difference from "as cut"; the last line is `cer: <as cut>`.
+As a validation test (`pytest evaluation/`) it fails if any variant of the first 200 test lines reads more than 1
+point of CER worse than as cut.
 """
 
 import argparse
@@ -26,6 +28,8 @@ from text_recognizer.metrics import character_error_rate
 from text_recognizer.predictors import LinePredictor
 
 PAPER = 255
+# The most a variant may read worse than the lines as cut (absolute CER) before the validation test fails.
+MAX_CER_INCREASE = 0.01
 
 
 def _loose(line: np.ndarray, page: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -90,6 +94,12 @@ def evaluate(num_lines: int, decoder: dict[str, Any] | None = None) -> dict[str,
                 predictions[name][index] = predictor.predict(variant(line, page, box)).text
     targets = lines.texts["test"][:num_lines]
     return {name: character_error_rate(texts, targets) for name, texts in predictions.items()}
+
+
+def test_line_predictor_reads_lines_cut_otherwise_about_as_well() -> None:
+    """Every variant within 1 point of CER of the lines as IAM cut them (the first 200 test lines)."""
+    cers = evaluate(200)
+    assert all(cer - cers["as cut"] <= MAX_CER_INCREASE for cer in cers.values()), cers
 
 
 if __name__ == "__main__":

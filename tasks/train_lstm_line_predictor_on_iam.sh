@@ -7,6 +7,12 @@
 # 11.8% -> 9.8%, greedy decoding):
 #   tasks/train_lstm_line_predictor_on_iam.sh train_args.epochs=20 train_args.learning_rate=0.0003 \
 #     train_args.initial_weights=text_recognizer/weights/LineModelCtc_IamLinesDataset_line_lstm_ctc.weights.h5
+# and then 10 more from those, on lines cut to their own ink and deskewed as a predictor then cuts any line
+# (preprocessing.find_line), so that loosely cut or tilted lines read as well as IAM's tight crops (about 100
+# minutes; 9.8% greedy):
+#   tasks/train_lstm_line_predictor_on_iam.sh dataset_args.find_line=true train_args.epochs=10 \
+#     train_args.learning_rate=0.0003 \
+#     train_args.initial_weights=text_recognizer/weights/LineModelCtc_IamLinesDataset_line_lstm_ctc.weights.h5
 # Last, beam search with the Brown-corpus language model (tasks/build_language_model.sh) is tuned on the validation
 # split and saved as the model's decoder.
 set -euo pipefail
