@@ -208,7 +208,8 @@ def test_read_with_two_workers_resumes_a_run_stopped_with_ctrl_c(tmp_path: Path)
     assert 2 <= len(finished) < copies, "the first run was stopped too late to tell a resumed run from a new one"
     second = subprocess.run(argv, cwd=REPO_DIRNAME, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr
-    assert f"read {copies - len(finished)} inputs ({copies - len(finished)} pages), skipped {len(finished)}" in second.stderr
+    left = copies - len(finished)
+    assert f"read {left} inputs ({left} pages), skipped {len(finished)}" in second.stderr
     assert {stem: (out / f"{stem}.txt").stat().st_mtime_ns for stem in finished} == finished
     assert len(list(out.glob("*.txt"))) == copies
 
