@@ -15,7 +15,7 @@ split plays no part in it. Printed: T, then per level ECE before and after and t
 mean confidence, accuracy); the last line is `ece: <character ECE of the shipped confidences>`.
 
 Measured on the 844 test lines (greedy): character ECE 1.2% (0.5% at the fitted T = 1.15), line ECE 0.7% (3.4% at
-T = 1.15). The shipped confidences are calibrated already, and the line confidence (what a user sees) best without a
+T = 1.15). The shipped confidences are calibrated already, and the line confidence (what a user sees) is best without a
 temperature: the predictor applies none, and as a pytest module this is a validation test that they stay so.
 """
 
