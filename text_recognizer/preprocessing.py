@@ -130,6 +130,8 @@ def line_skew(ink: np.ndarray) -> float:
     """The angle (degrees, counter-clockwise, for `cv2.getRotationMatrix2D`) that straightens a line image (white ink
     on black): its rows' ink is most uneven, the line sharpest, when turned by it."""
     scale = min(1.0, SKEW_SEARCH_HEIGHT / ink.shape[0])
+    if ink.shape[1] * scale < 1:  # a sliver under a pixel wide once shrunk: no tilt to tell
+        return 0.0
     small = cv2.resize(ink, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else ink
     ys, xs = np.nonzero(small > LINE_INK)
     if len(ys) < 2:

@@ -1,5 +1,5 @@
 """`text_recognizer.decoding` against references: Keras' CTC decoding and loss, and the Python beam search with the
-language model that it replaced (kept here as the oracle), on the shipped IAM model's outputs."""
+language model that it replaced (kept here as the oracle), on an IAM network's stored outputs."""
 
 import heapq
 import json
@@ -20,8 +20,7 @@ from text_recognizer.language_model import CharNgramModel, arpa_file
 from text_recognizer.metrics import character_error_rate
 from text_recognizer.models.base import load_shipped_model
 from text_recognizer.models.line_model_ctc import LineModelCtc
-from text_recognizer.preprocessing import as_page, prepare
-from text_recognizer.util import read_image
+from text_recognizer.tests.support.create_iam_network_outputs import OUTPUTS_FILENAME
 
 IAM_SUPPORT_DIRNAME = Path(__file__).parent / "support" / "iam_lines"
 IAM_TEXTS = json.loads((IAM_SUPPORT_DIRNAME / "texts.json").read_text())
@@ -190,11 +189,13 @@ def shipped() -> LineModelCtc:
 
 
 @pytest.fixture(scope="module")
-def iam_outputs(shipped: LineModelCtc) -> np.ndarray:
-    """The shipped IAM network's softmax outputs for the support lines, in `IAM_TEXTS` order."""
-    spec = shipped.contract()["preprocessing"]
-    batch = np.stack([prepare(as_page(read_image(IAM_SUPPORT_DIRNAME / name)), spec) for name in IAM_TEXTS])
-    return keras.ops.convert_to_numpy(shipped.network.predict_on_batch(batch))
+def iam_outputs() -> np.ndarray:
+    """An IAM network's softmax outputs for the support lines, in `IAM_TEXTS` order: stored, so that these tests
+    compare the decoders on the same outputs whichever reader is shipped (`support/create_iam_network_outputs.py`)."""
+    with np.load(OUTPUTS_FILENAME) as stored:
+        outputs: np.ndarray = stored["outputs"]
+    assert outputs.shape[0] == len(IAM_TEXTS)
+    return outputs
 
 
 def test_decoding_from_threads_reads_as_decoding_alone(shipped: LineModelCtc, iam_outputs: np.ndarray) -> None:

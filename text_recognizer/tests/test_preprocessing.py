@@ -96,14 +96,27 @@ def test_emnist_test_images_pass_unchanged() -> None:
     assert all(np.array_equal(prepare(as_page(x), spec), x) for x in dataset.x_test[:500])
 
 
-def test_iam_line_crops_are_prepared_as_cached() -> None:
-    """Test-split lines cut from their form pages, through the IAM line artifact's preprocessing, are the cached
-    training-format lines to the bit."""
+@pytest.mark.parametrize("shape", [(40_000, 1), (1, 40_000), (3_000, 20)], ids=["tall", "wide", "sliver"])
+def test_lines_of_any_shape_are_found_and_prepared(shape: tuple[int, int]) -> None:
+    page = np.full(shape, 200, np.uint8)
+    page[shape[0] // 3 : max(1, shape[0] // 2), : max(1, shape[1] // 2)] = 30
+    spec = {"method": "found_line", "height": 64, "max_width": 1280, "margin": 8}
+    image, matrix = prepare_line_input(page, spec)
+    assert image.shape == (64, 1280) and matrix.shape == (2, 3)
+
+
+@pytest.mark.parametrize("found", [False, True], ids=["line", "found_line"])
+def test_iam_line_crops_are_prepared_as_cached(found: bool) -> None:
+    """Test-split lines cut from their form pages, through the preprocessing the data set writes into an artifact,
+    are the cached training-format lines to the bit; the shipped IAM artifact's is the found_line one."""
     from text_recognizer.datasets import IamDataset, IamLinesDataset
     from text_recognizer.datasets.iam_lines_dataset import crop_line
 
-    lines = IamLinesDataset()
+    lines = IamLinesDataset(find_line=found)
     lines.load_or_generate_data()
+    spec = lines.contract()["preprocessing"]
+    if found:
+        assert spec == _artifact_preprocessing("LineModelCtc_IamLinesDataset_line_lstm_ctc")
     iam = IamDataset()
     iam.load_or_generate_data()
     wanted = dict(enumerate(lines.line_ids["test"][:60]))
@@ -111,7 +124,6 @@ def test_iam_line_crops_are_prepared_as_cached() -> None:
     by_form = defaultdict(list)
     for index, line_id in wanted.items():
         by_form[by_id[line_id].form_id].append(index)
-    spec = _artifact_preprocessing("LineModelCtc_IamLinesDataset_line_lstm_ctc")
     checked = 0
     for form_id, page in iam.form_images(sorted(by_form)):
         for index in by_form[form_id]:
