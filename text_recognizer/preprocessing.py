@@ -177,6 +177,11 @@ def find_line(page: np.ndarray, margin: int) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(cut), matrix
 
 
+def found_line_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """The "line" spec that a line `find_line` cut for a "found_line" `spec` is then prepared with."""
+    return {"method": "line", "height": spec["height"], "max_width": spec["max_width"]}
+
+
 def prepare_line_input(page: np.ndarray, spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """A line as `prepare` prepares it for a line method, and the 2x3 affine matrix taking the page's pixels to the
     prepared image's (the words' boxes go back through its inverse)."""
@@ -184,7 +189,7 @@ def prepare_line_input(page: np.ndarray, spec: dict[str, Any]) -> tuple[np.ndarr
     matrix = np.eye(2, 3)
     if spec["method"] == "found_line":
         page, matrix = find_line(page, spec["margin"])
-        spec = {"method": "line", "height": spec["height"], "max_width": spec["max_width"]}
+        spec = found_line_spec(spec)
     horizontal, vertical = line_scale(page.shape, spec)
     return prepare(page, spec), np.diag([horizontal, vertical]) @ np.vstack([matrix, [0, 0, 1]])[:2]
 

@@ -13,7 +13,7 @@ from text_recognizer.predictors import LinePredictor, PageTextRecognizer
 from text_recognizer.predictors.base import Box, Line, Prediction
 from text_recognizer.predictors.line import _to_width
 from text_recognizer.predictors.page import deskew
-from text_recognizer.preprocessing import as_page, find_line, line_scale, prepare
+from text_recognizer.preprocessing import as_page, find_line, found_line_spec, line_scale, prepare
 from text_recognizer.util import read_image
 
 SUPPORT = Path(__file__).parent / "support"
@@ -192,8 +192,7 @@ def test_a_line_squeezed_to_the_networks_width_keeps_its_words_in_place(iam: Lin
     spec = iam.artifact.spec["preprocessing"]
     assert spec["method"] == "found_line"  # the line is found in the image first, then scaled as a "line"
     found, _ = find_line(wide, spec["margin"])
-    as_line = {"method": "line", "height": spec["height"], "max_width": spec["max_width"]}
-    assert line_scale(found.shape, as_line)[0] < spec["height"] / found.shape[0]
+    assert line_scale(found.shape, found_line_spec(spec))[0] < spec["height"] / found.shape[0]
     (line,) = iam.predict(wide).lines
     assert_words_fit(line)
     (alone,) = iam.predict(page).lines
